@@ -1,0 +1,205 @@
+"""Command line: ``dcteach list | run | eval``.
+
+    dcteach list
+    dcteach run kmeans --dataset digits
+    dcteach run dec --dataset mnist --preset fast --json out.json --out runs/dec
+    dcteach run dec --dataset mnist --out runs/dec --resume      # after an interruption
+    dcteach eval labels.npy --dataset digits
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .data import DATASETS, DatasetNotFound, data_root, is_available, list_datasets, load_dataset
+from .engine import pick_device, write_result
+from .methods import METHODS, get_method
+from .methods import _load_all as _load_methods
+from .metrics import evaluate, format_table
+
+
+def _parse_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if text.lower() == "none":
+        return None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="dcteach",
+        description="Deep clustering course kit: run reference implementations and evaluate.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Examples:\n"
+               "  dcteach list\n"
+               "  dcteach run kmeans --dataset digits\n"
+               "  dcteach run spectral --dataset moons --json out.json\n"
+               "  dcteach run kmeans --dataset mnist --out runs/km --resume\n\n"
+               "Data root: --data-root > $DCTEACH_DATA > ~/.cache/dcteach",
+    )
+    p.add_argument("--version", action="version", version=f"dcteach {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list methods and data sets (and which data sets are here)")
+
+    r = sub.add_parser("run", help="cluster a data set with a method and report ACC/NMI/ARI",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("method", help="method name (see `dcteach list`)")
+    r.add_argument("--dataset", default="digits",
+                   help="registered data set name, a label<TAB>text file, or an image folder")
+    r.add_argument("--split", default="all", choices=["train", "test", "all"],
+                   help="which split to cluster ('all' = train+test merged)")
+    r.add_argument("--n-samples", type=int, default=None, help="random subset of this size")
+    r.add_argument("--k", "--n-clusters", dest="k", type=int, default=None,
+                   help="number of clusters (default: the data set's number of classes)")
+    r.add_argument("--preset", default="quick", help="named settings: quick, fast, paper")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: auto)")
+    r.add_argument("--out", default=None,
+                   help="output folder: checkpoints, metrics.jsonl, labels.npy, plots")
+    r.add_argument("--json", default=None, help="write the result JSON here")
+    r.add_argument("--resume", action="store_true",
+                   help="continue from the last checkpoint in --out")
+    r.add_argument("--data-root", default=None, help="overrides $DCTEACH_DATA")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config field of the preset (repeatable)")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    e = sub.add_parser("eval", help="score saved cluster labels (.npy or one int per line)")
+    e.add_argument("labels", help="predicted labels file")
+    e.add_argument("--dataset", required=True, help="data set whose labels to compare with")
+    e.add_argument("--split", default="all", choices=["train", "test", "all"])
+    e.add_argument("--data-root", default=None)
+    return p
+
+
+def cmd_list() -> int:
+    _load_methods()
+    print("Methods:")
+    for name in sorted(METHODS):
+        cls = METHODS[name]
+        print(f"  {name:<14} {cls.description}  [presets: {', '.join(cls.presets)}]")
+    root = data_root()
+    print(f"\nData sets (data root: {root}):")
+    for name in list_datasets():
+        info = DATASETS[name]
+        here = "yes" if is_available(name) else "no"
+        print(f"  {name:<15} k={info.n_clusters:<4} local={here:<4} {info.description}")
+    return 0
+
+
+def _prepare_input(method_cls, data):
+    if method_cls.input_kind == "text":
+        if data.kind != "text":
+            raise ValueError(f"method {method_cls.name} clusters texts; {data.name} is not text")
+        return data.x
+    if data.kind == "text":
+        raise ValueError(f"{data.name} is a text corpus: use a text method "
+                         "(see `dcteach list`)")
+    if method_cls.input_kind == "image":
+        return np.asarray(data.x, dtype=np.float32)
+    return data.flat
+
+
+def cmd_run(args) -> int:
+    method_cls = get_method(args.method)
+    overrides = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        overrides[k.strip()] = _parse_value(v.strip())
+    if args.quiet:
+        os.environ["DCTEACH_QUIET"] = "1"
+    data = load_dataset(args.dataset, split=args.split, root=args.data_root,
+                        n_samples=args.n_samples, seed=args.seed)
+    k = args.k or data.n_clusters
+    if not k:
+        raise ValueError(f"{data.name} has no labels: give the number of clusters with --k")
+    model = method_cls(n_clusters=k, preset=args.preset, device=args.device, seed=args.seed,
+                       out_dir=args.out, resume=args.resume, **overrides)
+    x = _prepare_input(method_cls, data)
+    pick_device(args.device, verbose=True)
+    print(f"dcteach: {method_cls.name} on {data.name} ({len(data)} samples, k={k}, "
+          f"preset={args.preset}, seed={args.seed})", file=sys.stderr)
+    t0 = time.perf_counter()
+    labels = model.fit_predict(x, data.y)
+    seconds = time.perf_counter() - t0
+    result = {"method": method_cls.name, "dataset": data.name, "n": len(data), "n_clusters": k,
+              "acc": None, "nmi": None, "ari": None, "seconds": round(seconds, 3),
+              "device": str(model.device_), "seed": args.seed,
+              "config": dict(dataclasses.asdict(model.config), preset=args.preset)}
+    if data.y is not None:
+        result.update(evaluate(data.y, labels))
+        print(format_table([{"name": f"{method_cls.name} / {data.name}", **result,
+                             "time(s)": f"{seconds:.1f}"}],
+                           keys=("acc", "nmi", "ari", "time(s)")))
+    else:
+        sizes = np.bincount(labels, minlength=k)
+        print(f"{data.name}: no labels, clustered into {k} clusters of sizes {sizes.tolist()}"
+              f" in {seconds:.1f}s")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "labels.npy", labels)
+        if data.kind == "text":
+            with open(out / "assignments.tsv", "w", encoding="utf-8") as fh:
+                for lab, text in zip(labels, data.x, strict=True):
+                    fh.write(f"{lab}\t{text}\n")
+        write_result(out / "result.json", result)
+    if args.json:
+        write_result(args.json, result)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    path = Path(args.labels)
+    labels = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, dtype=np.int64)
+    data = load_dataset(args.dataset, split=args.split, root=args.data_root)
+    if data.y is None:
+        raise ValueError(f"{data.name} has no labels to evaluate against")
+    res = evaluate(data.y, labels)
+    print(format_table([{"name": f"{path.name} / {data.name}", **res}]))
+    print(json.dumps(res))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return cmd_list()
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+    except DatasetNotFound as err:
+        print(f"dcteach: error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError) as err:
+        print(f"dcteach: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ndcteach: interrupted; rerun with --resume (same --out) to continue",
+              file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

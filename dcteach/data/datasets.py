@@ -1,0 +1,454 @@
+"""Data sets by name: one call, ``load_dataset(name, split=...)``, for every data set.
+
+A :class:`ClusterData` holds the whole split in memory (images as float arrays in [0, 1],
+shape ``(n, C, H, W)``; vectors as ``(n, d)``; texts as a list of str), its labels, the
+number of clusters and the class names. Splits: ``train``, ``test`` and ``all``
+(train + test merged, the protocol of DEC/IDEC/CC).
+
+Root of the data: argument > ``$DCTEACH_DATA`` > ``~/.cache/dcteach``. Online, torchvision
+downloads what is missing; offline (or with ``download=False``) a missing data set raises
+:class:`DatasetNotFound`, whose message names the files expected and ``DCTEACH_DATA``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "ClusterData",
+    "DatasetNotFound",
+    "DatasetInfo",
+    "DATASETS",
+    "data_root",
+    "load_dataset",
+    "list_datasets",
+    "is_available",
+]
+
+SPLITS = ("train", "test", "all")
+
+
+class DatasetNotFound(FileNotFoundError):
+    """A data set is not on disk and could not be downloaded."""
+
+
+@dataclass
+class ClusterData:
+    """A data set split held in memory.
+
+    ``x`` is a float32 array (images ``(n, C, H, W)`` in [0, 1], or vectors ``(n, d)``),
+    or a list of strings for text corpora. ``y`` holds integer labels, or ``None`` for
+    unlabelled data.
+    """
+
+    name: str
+    x: np.ndarray | list[str]
+    y: np.ndarray | None
+    n_clusters: int
+    class_names: list[str]
+    kind: str = "vector"  # "vector" | "image" | "text"
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def flat(self) -> np.ndarray:
+        """Samples as flat float32 vectors ``(n, d)`` (images flattened)."""
+        if self.kind == "text":
+            raise ValueError(f"{self.name} is a text corpus: embed it first (dcteach.text)")
+        x = np.asarray(self.x, dtype=np.float32)
+        return x.reshape(len(x), -1)
+
+    def subset(self, n: int | None, seed: int = 0) -> ClusterData:
+        """A random subset of ``n`` samples (stratification-free, reproducible)."""
+        if n is None or n >= len(self):
+            return self
+        idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
+        x = [self.x[i] for i in idx] if self.kind == "text" else self.x[idx]
+        y = None if self.y is None else self.y[idx]
+        return ClusterData(self.name, x, y, self.n_clusters, self.class_names, self.kind,
+                           dict(self.meta, subset=n))
+
+    def __repr__(self) -> str:
+        shape = (len(self.x),) if self.kind == "text" else tuple(np.shape(self.x))
+        return (f"ClusterData(name={self.name!r}, kind={self.kind}, x={shape}, "
+                f"n_clusters={self.n_clusters})")
+
+
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Data root: ``root`` argument > ``$DCTEACH_DATA`` > ``~/.cache/dcteach``."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("DCTEACH_DATA")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "dcteach"
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    kind: str
+    n_clusters: int
+    description: str
+    loader: Callable[..., ClusterData]
+    expected: Callable[[Path], list[str]]  # files (relative to root) that must exist
+    embedded: bool = False  # ships with a Python package: always available
+
+
+DATASETS: dict[str, DatasetInfo] = {}
+
+
+def _register(name, kind, n_clusters, description, expected, embedded=False):
+    def deco(fn):
+        DATASETS[name] = DatasetInfo(name, kind, n_clusters, description, fn, expected, embedded)
+        return fn
+
+    return deco
+
+
+def _missing(name: str, root: Path, files: list[str], extra: str = "") -> DatasetNotFound:
+    listed = "\n".join(f"  {root / f}" for f in files)
+    return DatasetNotFound(
+        f"Data set '{name}' was not found under {root} and could not be downloaded.\n"
+        f"Expected files:\n{listed}\n"
+        f"Put them there, or point DCTEACH_DATA (or --data-root) at a folder that holds "
+        f"them.{extra}"
+    )
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _tv_split(split: str) -> list[bool]:
+    return {"train": [True], "test": [False], "all": [True, False]}[split]
+
+
+def _images_to_array(data) -> np.ndarray:
+    """uint8 (n,H,W) or (n,H,W,C) → float32 (n,C,H,W) in [0,1]."""
+    arr = np.asarray(data)
+    if arr.ndim == 3:
+        arr = arr[:, None]
+    elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
+        arr = arr.transpose(0, 3, 1, 2)
+    return (arr.astype(np.float32) / 255.0)
+
+
+def _torchvision(name, cls_name, root, split, download, files, data_root_=None, **kwargs):
+    import torchvision.datasets as tvd
+
+    cls = getattr(tvd, cls_name)
+    parts = []
+    for train in _tv_split(split):
+        try:
+            ds = cls(root=str(root), train=train, download=download, **kwargs)
+        except Exception as err:  # torchvision raises RuntimeError/URLError/... offline
+            raise _missing(name, data_root_ or root.parent, files) from err
+        x = ds.data.numpy() if hasattr(ds.data, "numpy") else ds.data
+        y = np.asarray(ds.targets)
+        parts.append((_images_to_array(x), y.astype(np.int64)))
+        classes = list(getattr(ds, "classes", []))
+    x, y = _merge(parts)
+    return x, y, classes
+
+
+# ----------------------------------------------------------------------------- vectors
+@_register("digits", "image", 10, "scikit-learn 8x8 digits (1,797 images, embedded)",
+           lambda r: [], embedded=True)
+def _digits(root: Path, split: str, download: bool) -> ClusterData:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype(np.float32)[:, None]
+    y = d.target.astype(np.int64)
+    if split != "all":  # deterministic 80/20 split
+        idx = np.random.default_rng(0).permutation(len(y))
+        cut = int(0.8 * len(y))
+        idx = np.sort(idx[:cut] if split == "train" else idx[cut:])
+        x, y = x[idx], y[idx]
+    return ClusterData("digits", x, y, 10, [str(i) for i in range(10)], "image")
+
+
+def _toy(name: str, n: int = 1000, seed: int = 0, noise: float | None = None) -> ClusterData:
+    from sklearn import datasets as skd
+
+    if name == "blobs":
+        x, y = skd.make_blobs(n, centers=4, cluster_std=1.0, random_state=seed)
+    elif name == "moons":
+        x, y = skd.make_moons(n, noise=0.05 if noise is None else noise, random_state=seed)
+    elif name == "circles":
+        x, y = skd.make_circles(n, noise=0.05 if noise is None else noise, factor=0.5,
+                                random_state=seed)
+    elif name == "aniso":
+        x, y = skd.make_blobs(n, centers=3, random_state=170 + seed)
+        x = x @ np.array([[0.6, -0.6], [-0.4, 0.8]])
+    else:
+        raise KeyError(name)
+    k = int(y.max()) + 1
+    return ClusterData(name, x.astype(np.float32), y.astype(np.int64), k,
+                       [f"cluster {i}" for i in range(k)], "vector", {"seed": seed})
+
+
+for _name, _k, _desc in [
+    ("blobs", 4, "2-D isotropic Gaussian blobs (toy)"),
+    ("moons", 2, "2-D two interleaving half-moons (toy, non-convex)"),
+    ("circles", 2, "2-D two concentric circles (toy, non-convex)"),
+    ("aniso", 3, "2-D anisotropic (sheared) blobs (toy)"),
+]:
+    _register(_name, "vector", _k, _desc, lambda r: [], embedded=True)(
+        lambda root, split, download, _n=_name: _toy(_n)
+    )
+
+
+def make_toy(name: str, n: int = 1000, seed: int = 0, noise: float | None = None) -> ClusterData:
+    """A 2-D toy set (blobs, moons, circles, aniso) with ``n`` points."""
+    return _toy(name, n, seed, noise)
+
+
+# ----------------------------------------------------------------------------- images
+_MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+
+
+def _mnist_like(name, cls_name, folder):
+    files = [f"{folder}/{cls_name}/raw/{f}" for f in _MNIST_FILES]
+
+    def load(root: Path, split: str, download: bool) -> ClusterData:
+        base = root / folder
+        x, y, classes = _torchvision(name, cls_name, base, split, download, files)
+        return ClusterData(name, x, y, 10, classes or [str(i) for i in range(10)], "image")
+
+    return load, (lambda r: files)
+
+
+for _name, _cls, _desc in [
+    ("mnist", "MNIST", "MNIST handwritten digits, 28x28, 60k train + 10k test"),
+    ("fashion-mnist", "FashionMNIST", "Fashion-MNIST, 28x28, 60k train + 10k test"),
+]:
+    _load, _exp = _mnist_like(_name, _cls, _name.replace("-", ""))
+    _register(_name, "image", 10, _desc, _exp)(_load)
+
+
+@_register("usps", "image", 10, "USPS digits, 16x16, 7,291 train + 2,007 test",
+           lambda r: ["usps/usps.bz2", "usps/usps.t.bz2"])
+def _usps(root: Path, split: str, download: bool) -> ClusterData:
+    x, y, _ = _torchvision("usps", "USPS", root / "usps", split, download,
+                           ["usps/usps.bz2", "usps/usps.t.bz2"])
+    return ClusterData("usps", x, y, 10, [str(i) for i in range(10)], "image")
+
+
+@_register("cifar10", "image", 10, "CIFAR-10, 32x32 RGB, 50k train + 10k test",
+           lambda r: _cifar10_expected(r))
+def _cifar10(root: Path, split: str, download: bool) -> ClusterData:
+    jpg = root / "cifar10-jpg"
+    if (jpg / "train").is_dir() and not (root / "cifar10" / "cifar-10-batches-py").is_dir():
+        return _imagefolder_split("cifar10", jpg, split, n_clusters=10)
+    x, y, classes = _torchvision("cifar10", "CIFAR10", root / "cifar10", split, download,
+                                 ["cifar10/cifar-10-batches-py/data_batch_1", "..."])
+    return ClusterData("cifar10", x, y, 10, classes, "image")
+
+
+def _cifar10_expected(root: Path) -> list[str]:
+    return ["cifar10/cifar-10-batches-py/data_batch_1 ... test_batch  (torchvision layout)",
+            "or cifar10-jpg/{train,test}/<class>/*.jpg  (ImageFolder layout)"]
+
+
+# CIFAR-100 fine label → 20 superclasses (the coarse labels of the original data set).
+CIFAR100_SUPERCLASSES = [
+    "aquatic mammals", "fish", "flowers", "food containers", "fruit and vegetables",
+    "household electrical devices", "household furniture", "insects", "large carnivores",
+    "large man-made outdoor things", "large natural outdoor scenes",
+    "large omnivores and herbivores", "medium-sized mammals", "non-insect invertebrates",
+    "people", "reptiles", "small mammals", "trees", "vehicles 1", "vehicles 2",
+]
+_CIFAR100_COARSE = [
+    4, 1, 14, 8, 0, 6, 7, 7, 18, 3, 3, 14, 9, 18, 7, 11, 3, 9, 7, 11, 6, 11, 5, 10, 7, 6, 13,
+    15, 3, 15, 0, 11, 1, 10, 12, 14, 16, 9, 11, 5, 5, 19, 8, 8, 15, 13, 14, 17, 18, 10, 16, 4,
+    17, 4, 2, 0, 17, 4, 18, 17, 10, 3, 2, 12, 12, 16, 12, 1, 9, 19, 2, 10, 0, 1, 16, 12, 9, 13,
+    15, 13, 16, 19, 2, 4, 6, 19, 5, 5, 8, 19, 18, 1, 2, 15, 6, 0, 17, 8, 14, 13,
+]
+
+
+@_register("cifar100-20", "image", 20, "CIFAR-100 with its 20 superclasses as labels",
+           lambda r: ["cifar100/cifar-100-python/train", "cifar100/cifar-100-python/test"])
+def _cifar100_20(root: Path, split: str, download: bool) -> ClusterData:
+    x, y, _ = _torchvision("cifar100-20", "CIFAR100", root / "cifar100", split, download,
+                           ["cifar100/cifar-100-python/train", "cifar100/cifar-100-python/test"])
+    y = np.asarray(_CIFAR100_COARSE)[y]
+    return ClusterData("cifar100-20", x, y, 20, list(CIFAR100_SUPERCLASSES), "image")
+
+
+DATASETS["cifar100"] = DATASETS["cifar100-20"]  # common alias
+
+
+@_register("stl10", "image", 10, "STL-10, 96x96 RGB, 5k train + 8k test (labelled part)",
+           lambda r: ["stl10/stl10_binary/train_X.bin", "stl10/stl10_binary/test_X.bin"])
+def _stl10(root: Path, split: str, download: bool) -> ClusterData:
+    import torchvision.datasets as tvd
+
+    parts, classes = [], []
+    for s in {"train": ["train"], "test": ["test"], "all": ["train", "test"]}[split]:
+        try:
+            ds = tvd.STL10(str(root / "stl10"), split=s, download=download)
+        except Exception as err:
+            raise _missing("stl10", root, DATASETS["stl10"].expected(root)) from err
+        parts.append((ds.data.astype(np.float32) / 255.0, ds.labels.astype(np.int64)))
+        classes = list(ds.classes)
+    x, y = _merge(parts)
+    return ClusterData("stl10", x, y, 10, classes, "image")
+
+
+def _imagefolder_split(name: str, base: Path, split: str, n_clusters: int | None = None,
+                       size: int | None = None) -> ClusterData:
+    """Load an ImageFolder tree: ``base/<class>/*`` or ``base/{train,test}/<class>/*``."""
+    from PIL import Image
+
+    has_splits = (base / "train").is_dir()
+    if has_splits:
+        dirs = {"train": ["train"], "test": ["test"], "all": ["train", "test"]}[split]
+        dirs = [base / d for d in dirs if (base / d).is_dir()]
+    else:
+        dirs = [base]
+    if not dirs or not any(d.is_dir() for d in dirs):
+        raise _missing(name, base.parent, [f"{base.name}/[train|test]/<class>/*.jpg|png"])
+    classes = sorted(p.name for p in dirs[0].iterdir() if p.is_dir())
+    if not classes:
+        raise _missing(name, base.parent, [f"{base.name}/<class>/*.jpg"])
+    xs, ys = [], []
+    exts = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+    for d in dirs:
+        for ci, c in enumerate(classes):
+            for f in sorted((d / c).iterdir()):
+                if f.suffix.lower() not in exts:
+                    continue
+                with Image.open(f) as im:
+                    im = im.convert("RGB")
+                    if size is not None and im.size != (size, size):
+                        im = im.resize((size, size), Image.BILINEAR)
+                    xs.append(np.asarray(im, dtype=np.uint8))
+                ys.append(ci)
+    shapes = {a.shape for a in xs}
+    if len(shapes) > 1:
+        raise ValueError(f"{name}: images have different sizes {sorted(shapes)[:3]}...; "
+                         "pass size=... to resize them")
+    x = np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    return ClusterData(name, x, np.asarray(ys, dtype=np.int64), n_clusters or len(classes),
+                       classes, "image", {"path": str(base)})
+
+
+for _name, _folder, _k, _size, _desc in [
+    ("imagenet10", "imagenet10", 10, 96, "ImageNet-10 (ImageFolder tree, resized to 96x96)"),
+    ("imagenet-dogs", "imagenet-dogs", 15, 96, "ImageNet-Dogs, 15 breeds (ImageFolder tree)"),
+    ("tiny-imagenet", "tiny-imagenet-200", 200, 64, "Tiny-ImageNet, 200 classes (ImageFolder)"),
+]:
+    _register(_name, "image", _k, _desc, lambda r, f=_folder: [f"{f}/[train|test]/<class>/*.JPEG"])(
+        lambda root, split, download, _n=_name, _f=_folder, _kk=_k, _s=_size: _imagefolder_split(
+            _n, root / _f, split, _kk, _s)
+    )
+
+
+# ----------------------------------------------------------------------------- text
+TEXT_CORPORA = {
+    "agnews": (4, "AG News short-text benchmark (8,000 titles, 4 topics)"),
+    "searchsnippets": (8, "SearchSnippets (12,340 web search snippets, 8 domains)"),
+    "stackoverflow": (20, "StackOverflow question titles (20,000, 20 tags)"),
+    "biomedical": (20, "Biomedical (20,000 PubMed titles, 20 topics)"),
+    "googlenews-ts": (152, "GoogleNews title+snippet (11,109, 152 events)"),
+}
+
+for _name, (_k, _desc) in TEXT_CORPORA.items():
+    _register(_name, "text", _k, _desc, lambda r, n=_name: [f"text/{n}.tsv"])(
+        lambda root, split, download, _n=_name: _text_corpus(_n, root, split)
+    )
+
+
+def _text_corpus(name: str, root: Path, split: str) -> ClusterData:
+    from .text import read_labelled_texts
+
+    path = root / "text" / f"{name}.tsv"
+    if not path.is_file():
+        raise _missing(name, root, [f"text/{name}.tsv  (one 'label<TAB>text' per line)"])
+    data = read_labelled_texts(path, name=name)
+    if split != "all":  # the short-text benchmarks have no official split: seeded 80/20
+        idx = np.random.default_rng(0).permutation(len(data))
+        cut = int(0.8 * len(data))
+        data = _take(data, np.sort(idx[:cut] if split == "train" else idx[cut:]))
+    return data
+
+
+def _take(data: ClusterData, idx: np.ndarray) -> ClusterData:
+    x = [data.x[i] for i in idx] if data.kind == "text" else data.x[idx]
+    y = None if data.y is None else data.y[idx]
+    return ClusterData(data.name, x, y, data.n_clusters, data.class_names, data.kind, data.meta)
+
+
+# ----------------------------------------------------------------------------- API
+def list_datasets() -> list[str]:
+    return [n for n in DATASETS if n != "cifar100"]
+
+
+def is_available(name: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether ``name`` can be loaded without a download."""
+    info = DATASETS[name]
+    if info.embedded:
+        return True
+    r = data_root(root)
+    if name == "cifar10":
+        return (r / "cifar10-jpg" / "train").is_dir() or (
+            r / "cifar10" / "cifar-10-batches-py").is_dir()
+    for f in info.expected(r):
+        if "<class>" in f:
+            return (r / f.split("/")[0]).is_dir()
+        if not (r / f).exists():
+            return False
+    return True
+
+
+def load_dataset(
+    name: str,
+    split: str = "all",
+    root: str | os.PathLike | None = None,
+    download: bool | None = None,
+    n_samples: int | None = None,
+    seed: int = 0,
+) -> ClusterData:
+    """Load a data set by registered name, or from a path.
+
+    ``name`` may be a registered name (see :func:`list_datasets`), a ``.tsv``/``.txt`` file of
+    ``label<TAB>text`` lines (or plain lines of unlabelled text), or an ImageFolder directory.
+    ``split`` is ``train``, ``test`` or ``all`` (train + test merged). ``n_samples`` draws a
+    reproducible random subset. ``download`` defaults to True unless ``DCTEACH_OFFLINE=1``.
+    """
+    _check_split(split)
+    if download is None:
+        download = os.environ.get("DCTEACH_OFFLINE", "0") not in ("1", "true", "yes")
+    key = name.lower()
+    if key in DATASETS:
+        r = data_root(root)
+        data = DATASETS[key].loader(r, split, download)
+    else:
+        p = Path(name).expanduser()
+        if p.is_file():
+            from .text import read_labelled_texts
+
+            data = read_labelled_texts(p)
+        elif p.is_dir():
+            data = _imagefolder_split(p.name, p, split)
+        else:
+            raise ValueError(
+                f"Unknown data set {name!r}: not a registered name and no such file or folder.\n"
+                f"Registered: {', '.join(list_datasets())}"
+            )
+    return data.subset(n_samples, seed)

@@ -1,0 +1,16 @@
+"""Clustering methods, one module each, registered by CLI name (``dcteach list``)."""
+
+import importlib
+
+from .base import METHODS, ClusterMethod, get_method, make_config, register
+
+# Modules that register methods; later method families add themselves here.
+_METHOD_MODULES = ["classical"]
+
+
+def _load_all() -> None:
+    for mod in _METHOD_MODULES:
+        importlib.import_module(f"{__name__}.{mod}")
+
+
+__all__ = ["METHODS", "ClusterMethod", "get_method", "make_config", "register"]

@@ -1,0 +1,181 @@
+"""nbgrader round trip on a throw-away copy of the course.
+
+For every assignment in solutions/: the committed release in assignments/ is what
+``nbgrader generate_assignment`` produces, it hides solutions, hidden tests and mark schemes,
+the instructor solution autogrades to full marks and the untouched release to zero.
+For assignment 01 also: broken submissions (syntax error, infinite loop) and a submission
+that calls the reference library are graded zero for those parts without stopping the batch.
+Scores come from the gradebook, never from exit codes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+from helpers_nb import (
+    REPO,
+    assignments,
+    copy_course,
+    grades,
+    nbgrader,
+    normalise_release,
+    read_notebooks,
+    submit,
+)
+
+ASSIGNMENTS = assignments()
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not ASSIGNMENTS, reason="no assignments in solutions/")]
+
+HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "BEGIN MARK SCHEME")
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded_course(request, tmp_path_factory):
+    """Course copy with the release regenerated, and two submissions autograded:
+    ``instructor`` (the solution notebooks) and ``untouched`` (the release as handed out)."""
+    name = request.param
+    course = copy_course(tmp_path_factory.mktemp(f"course-{name}"))
+    nbgrader(course, "generate_assignment", name, "--force")
+    submit(course, name, "instructor", read_notebooks(course / "solutions" / name))
+    submit(course, name, "untouched", read_notebooks(course / "assignments" / name))
+    nbgrader(course, "autograde", name, "--force")
+    return name, course
+
+
+def test_committed_release_is_up_to_date(graded_course):
+    name, course = graded_course
+    generated, committed = course / "assignments" / name, REPO / "assignments" / name
+    assert committed.is_dir(), (f"assignments/{name} is missing: run "
+                                f"`python -m dcteach.nbgrading generate {name}` and commit it")
+    files = sorted(p.relative_to(generated) for p in generated.rglob("*") if p.is_file())
+    committed_files = sorted(p.relative_to(committed) for p in committed.rglob("*")
+                             if p.is_file() and ".ipynb_checkpoints" not in p.parts)
+    assert files == committed_files
+    for rel in files:
+        if rel.suffix == ".ipynb":
+            new = normalise_release(nbformat.read(generated / rel, as_version=4))
+            old = normalise_release(nbformat.read(committed / rel, as_version=4))
+            assert new == old, (f"assignments/{name}/{rel} is stale: run `python -m "
+                                f"dcteach.nbgrading generate {name}` and commit the result")
+        else:
+            assert (generated / rel).read_bytes() == (committed / rel).read_bytes(), rel
+
+
+def test_release_hides_solutions_and_hidden_tests(graded_course):
+    name, course = graded_course
+    release = read_notebooks(REPO / "assignments" / name)
+    assert release, f"assignments/{name} has no notebooks"
+    for nb_name, nb in read_notebooks(course / "solutions" / name).items():
+        text = "\n".join(c.source for c in release[nb_name].cells)
+        for marker in MARKERS:
+            assert marker not in text, f"{nb_name}: '{marker}' leaked into the release"
+        for cell in nb.cells:
+            for block in HIDDEN.findall(cell.source):
+                body = block.split("\n", 1)[1].rsplit("\n", 1)[0].strip()
+                if body:
+                    assert body not in text, f"{nb_name}: hidden tests leaked into the release"
+        for cell in release[nb_name].cells:
+            assert not cell.get("outputs"), f"{nb_name}: release has outputs"
+
+
+def test_grade_ids_unique_and_points_positive(graded_course):
+    name, course = graded_course
+    for nb_name, nb in read_notebooks(course / "solutions" / name).items():
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+        assert len(ids) == len(set(ids)), f"{nb_name}: duplicate grade_id"
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("grade"):
+                assert meta.get("points", 0) > 0, f"{nb_name}:{meta['grade_id']} has no points"
+
+
+def test_solution_gets_full_marks(graded_course):
+    name, course = graded_course
+    result = grades(course, name, "instructor")
+    assert result, "the solution was not graded"
+    auto = {k: g for k, g in result.items() if g["cell_type"] == "code"}
+    assert auto, "no autograded test cells"
+    lost = {k: (g["score"], g["max_score"]) for k, g in auto.items()
+            if g["score"] != g["max_score"]}
+    assert not lost, f"the instructor solution loses marks: {lost}"
+    for key, g in result.items():
+        if g["cell_type"] == "markdown":  # written answers are graded by hand
+            assert g["needs_manual_grade"], key
+
+
+def test_untouched_release_gets_zero(graded_course):
+    name, course = graded_course
+    result = grades(course, name, "untouched")
+    assert result, "the untouched release was not graded"
+    scored = {k: g["score"] for k, g in result.items() if g["score"]}
+    assert not scored, f"an untouched template earns marks: {scored}"
+
+
+# ------------------------------------------------------------------ assignment 01 only
+A01 = "01_clustering_basics"
+A01_NB = f"{A01}.ipynb"
+
+
+def _with_solution(nb, grade_id: str, source: str):
+    nb = nbformat.from_dict(nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell.source = source
+    return nb
+
+
+@pytest.fixture(scope="module")
+def broken_submissions(tmp_path_factory):
+    if A01 not in ASSIGNMENTS:
+        pytest.skip(f"{A01} is not in solutions/")
+    course = copy_course(tmp_path_factory.mktemp("course-broken"))
+    nbgrader(course, "generate_assignment", A01, "--force")
+    solution = nbformat.read(course / "solutions" / A01 / A01_NB, as_version=4)
+    loop = _with_solution(solution, "nmi-solution",
+                          "def nmi(y_true, y_pred):\n    while True:\n        pass")
+    syntax = _with_solution(solution, "acc-solution",
+                            "def cluster_accuracy(y_true, y_pred)\n    return 1.0")
+    cheat = _with_solution(solution, "acc-solution",
+                           "from dcteach.metrics import cluster_accuracy")
+    cheat = _with_solution(cheat, "nmi-solution",
+                           "from sklearn.metrics import normalized_mutual_info_score\n\n"
+                           "def nmi(y_true, y_pred):\n"
+                           "    return float(normalized_mutual_info_score(y_true, y_pred))")
+    cheat = _with_solution(cheat, "kmeans-solution",
+                           "import dcteach.cluster as dcc\n\n"
+                           "def kmeans(X, k, n_iter=100, seed=0):\n"
+                           "    km = dcc.KMeans(k, random_state=seed).fit(X)\n"
+                           "    return km.labels_, km.cluster_centers_.astype(float)")
+    # "a_..." sorts first: the loop must not stop the students graded after it
+    for student, nb in [("a_loop", loop), ("b_syntax", syntax), ("c_cheat", cheat)]:
+        submit(course, A01, student, {A01_NB: nb})
+    nbgrader(course, "autograde", A01, "--force", "--Execute.timeout=30")
+    return course
+
+
+def _scores(course, student):
+    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A01, student).items()
+            if g["cell_type"] == "code"}
+
+
+FULL = {"contingency-tests": 1, "acc-tests": 2, "nmi-tests": 3, "kmeanspp-tests": 2,
+        "kmeans-tests": 3, "spectral-tests": 3, "spectral-clustering-tests": 2}
+
+
+def test_infinite_loop_costs_only_that_part(broken_submissions):
+    assert _scores(broken_submissions, "a_loop") == {**FULL, "nmi-tests": 0}
+
+
+def test_syntax_error_costs_only_that_part(broken_submissions):
+    assert _scores(broken_submissions, "b_syntax") == {**FULL, "acc-tests": 0}
+
+
+def test_calling_the_reference_library_earns_nothing(broken_submissions):
+    # ACC from dcteach.metrics, NMI from sklearn.metrics, k-means from dcteach.cluster (and
+    # hence the spectral clustering built on it) score zero; the honest parts keep their marks.
+    expected = {**FULL, "acc-tests": 0, "nmi-tests": 0, "kmeans-tests": 0,
+                "spectral-clustering-tests": 0}
+    assert _scores(broken_submissions, "c_cheat") == expected

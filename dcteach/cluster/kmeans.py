@@ -86,24 +86,81 @@ def kmeans_plusplus(x: torch.Tensor, k: int, generator: torch.Generator,
     return torch.stack(centers)
 
 
+def _two_nearest(x, x_sq, centers, block):
+    """Index of the nearest centre and distances to the nearest and second nearest."""
+    n, k = x.shape[0], centers.shape[0]
+    labels = torch.empty(n, dtype=torch.long, device=x.device)
+    upper = torch.empty(n, dtype=x.dtype, device=x.device)
+    lower = torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
+    for s in range(0, n, block):
+        d = pairwise_sq_dists(x[s:s + block], centers, x_sq[s:s + block])
+        if k > 1:
+            top = torch.topk(d, 2, dim=1, largest=False)
+            labels[s:s + block] = top.indices[:, 0]
+            upper[s:s + block] = top.values[:, 0]
+            lower[s:s + block] = top.values[:, 1]
+        else:
+            labels[s:s + block] = 0
+            upper[s:s + block] = d[:, 0]
+    return labels, upper.sqrt_(), lower.sqrt_()
+
+
 def _lloyd(x, x_sq, centers, max_iter, tol, block):
+    """Lloyd's algorithm from ``centers``, accelerated with Hamerly's bounds (Hamerly 2010).
+
+    Exactly Lloyd's iterations, but a point whose distance to its own centre (upper bound
+    u_i) is below both its lower bound l_i on the distance to any other centre and half the
+    distance from its centre to the nearest other centre cannot change cluster, so its
+    distances are not recomputed. After the centres move by δ_k, u_i += δ_{c_i} and
+    l_i −= max_k δ_k keep the bounds valid. Cluster sums are updated incrementally from the
+    points that changed cluster. Returns (centres, labels, inertia, n_iter).
+    """
     k = centers.shape[0]
-    tol_abs = tol
-    for it in range(max_iter):
-        labels, dists = assign(x, centers, x_sq, block)
-        sums = torch.zeros_like(centers).index_add_(0, labels, x)
-        counts = torch.bincount(labels, minlength=k).to(x.dtype)
-        new = sums / counts.clamp_min(1)[:, None]
+    labels, upper, lower = _two_nearest(x, x_sq, centers, block)
+    sums = torch.zeros(k, x.shape[1], dtype=torch.float64, device=x.device)
+    sums.index_add_(0, labels, x.double())
+    counts = torch.bincount(labels, minlength=k).double()
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
+        new = (sums / counts.clamp_min(1)[:, None]).to(x.dtype)
         empty = counts == 0
         if empty.any():  # re-seed empty clusters at the points farthest from their centre
-            far = torch.topk(dists, int(empty.sum())).indices
+            far = torch.topk(upper, int(empty.sum())).indices
             new[empty] = x[far]
-        shift = ((new - centers) ** 2).sum()
+        delta = (new - centers).norm(dim=1)
+        shift = float((delta.double() ** 2).sum())
         centers = new
-        if shift <= tol_abs:
+        if empty.any():  # exact recomputation after a re-seed
+            labels, upper, lower = _two_nearest(x, x_sq, centers, block)
+            sums.zero_().index_add_(0, labels, x.double())
+            counts = torch.bincount(labels, minlength=k).double()
+            continue
+        if shift <= tol:
             break
+        upper += delta[labels]
+        lower -= delta.max()
+        if k > 1:
+            cc = torch.cdist(centers, centers)
+            cc.fill_diagonal_(float("inf"))
+            half_gap = 0.5 * cc.min(1).values
+        else:
+            half_gap = torch.full((1,), float("inf"), device=x.device)
+        bound = torch.maximum(half_gap[labels], lower)
+        active = (upper > bound).nonzero().squeeze(1)
+        if active.numel() == 0:
+            continue
+        xa, xa_sq = x[active], x_sq[active]
+        new_labels, new_upper, new_lower = _two_nearest(xa, xa_sq, centers, block)
+        old_labels = labels[active]
+        changed = new_labels != old_labels
+        labels[active], upper[active], lower[active] = new_labels, new_upper, new_lower
+        if changed.any():
+            xc = xa[changed].double()
+            sums.index_add_(0, new_labels[changed], xc).index_add_(0, old_labels[changed], -xc)
+            counts += torch.bincount(new_labels[changed], minlength=k).double()
+            counts -= torch.bincount(old_labels[changed], minlength=k).double()
     labels, dists = assign(x, centers, x_sq, block)
-    return centers, labels, float(dists.double().sum()), it + 1
+    return centers, labels, float(dists.double().sum()), n_iter
 
 
 class KMeans:

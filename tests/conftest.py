@@ -5,6 +5,8 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DCTEACH_QUIET", "1")
+if os.environ.get("DCTEACH_DATA"):  # relative roots break in notebooks run from other folders
+    os.environ["DCTEACH_DATA"] = str(Path(os.environ["DCTEACH_DATA"]).resolve())
 
 REPO = Path(__file__).resolve().parents[1]
 

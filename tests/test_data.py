@@ -58,7 +58,8 @@ def test_subset_reproducible():
 
 def test_text_file_messy_input(tmp_path):
     p = tmp_path / "t.tsv"
-    p.write_bytes(b"sport\tgoal scored late\n\n  \nnews\tel\xe9ction day\r\nsport\tgoal scored late\n")
+    p.write_bytes(b"sport\tgoal scored late\n\n  \nnews\tel\xe9ction day\r\n"
+                  b"sport\tgoal scored late\n")
     d = load_dataset(str(p))
     assert d.kind == "text" and len(d) == 3 and d.n_clusters == 2
     assert d.class_names == ["news", "sport"] and d.y.tolist() == [1, 0, 1]

@@ -71,7 +71,7 @@ class SpectralMethod(ClusterMethod):
     """Normalised spectral clustering (k-NN or RBF graph) on the raw (flattened) features."""
 
     name = "spectral"
-    description = "spectral clustering: k-NN/RBF graph, normalised Laplacian, k-means on eigenvectors"
+    description = "spectral clustering: k-NN/RBF graph, normalised Laplacian, k-means"
     Config = SpectralConfig
     presets = {"quick": {}, "paper": {}, "fast": {}}
 

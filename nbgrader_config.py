@@ -35,7 +35,6 @@ c.Execute.kernel_name = "python3"
 c.Execute.timeout = 120          # seconds per cell; an infinite loop costs that cell only
 c.Execute.startup_timeout = 120  # kernel start (importing torch can be slow on a laptop)
 c.Execute.interrupt_on_timeout = True
-c.Execute.allow_errors = True
 
 # --- student versions --------------------------------------------------------------------
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

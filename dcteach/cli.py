@@ -162,6 +162,9 @@ def cmd_run(args) -> int:
                 for lab, text in zip(labels, data.x, strict=True):
                     fh.write(f"{lab}\t{text}\n")
         write_result(out / "result.json", result)
+        from .viz import save_run_plots
+
+        save_run_plots(out, data.y, labels, model.history_, data.class_names or None)
     if args.json:
         write_result(args.json, result)
     return 0

@@ -93,6 +93,8 @@ def test_cli_run_writes_result_json(tmp_path):
             "seed", "config"}
     assert keys <= set(res) and res["n"] == 1797 and 0.6 < res["acc"] <= 1.0
     assert (tmp_path / "run" / "labels.npy").exists()
+    assert (tmp_path / "run" / "confusion.png").stat().st_size > 1000
+    assert (tmp_path / "run" / "history.png").exists()
     assert (tmp_path / "run" / "metrics.jsonl").read_text().count("\n") == 3
 
 

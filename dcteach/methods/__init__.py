@@ -5,7 +5,7 @@ import importlib
 from .base import METHODS, ClusterMethod, get_method, make_config, register
 
 # Modules that register methods; later method families add themselves here.
-_METHOD_MODULES = ["classical"]
+_METHOD_MODULES = ["classical", "text", "dec"]
 
 
 def _load_all() -> None:

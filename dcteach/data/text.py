@@ -17,7 +17,7 @@ import numpy as np
 
 from .datasets import ClusterData
 
-__all__ = ["read_labelled_texts"]
+__all__ = ["read_labelled_texts", "toy_corpus"]
 
 
 def read_labelled_texts(path: str | os.PathLike, name: str | None = None,
@@ -45,3 +45,43 @@ def read_labelled_texts(path: str | os.PathLike, name: str | None = None,
     n_dup = len(texts) - len(set(texts))
     return ClusterData(name or path.stem, texts, y, k, names, "text",
                        {"path": str(path), "n_duplicates": n_dup})
+
+
+_TOY_TOPICS = {
+    "sport": "football striker goalkeeper tennis match league referee penalty olympic sprinter "
+             "marathon coach stadium tournament basketball cricket rugby trophy champion "
+             "playoffs hockey cyclist swimmer medal fixture derby season transfer",
+    "computing": "software laptop compiler python linux database server keyboard driver "
+                 "processor kernel browser javascript router algorithm debugging password "
+                 "download firmware monitor smartphone java backup spreadsheet encryption",
+    "health": "doctor hospital vaccine virus diabetes surgery nurse cancer therapy symptoms "
+              "medicine diet cholesterol clinic infection antibiotics pregnancy allergy "
+              "patients fitness pharmacy vitamins heart asthma dentist",
+    "business": "stocks investors bank inflation profits shares market economy merger startup "
+                "revenue earnings loans tax exports shareholders dividend budget retail "
+                "currency bonds accounting wages recession entrepreneur",
+}
+_TOY_FILLER = "new latest today report why how best guide about some big small first".split()
+
+
+def toy_corpus(n_per_topic: int = 100, words: int = 3, seed: int = 0) -> ClusterData:
+    """A tiny synthetic short-text corpus (4 topics) for offline demos and fallbacks.
+
+    Each text draws ``words`` topic words from a 25-word topic vocabulary plus one filler
+    word, so two texts of the same topic rarely share a word: bag-of-words struggles, while
+    a sentence model that knows "striker" and "goalkeeper" are related does not.
+    """
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    names = list(_TOY_TOPICS)
+    for c, name in enumerate(names):
+        vocab = _TOY_TOPICS[name].split()
+        for _ in range(n_per_topic):
+            ws = list(rng.choice(vocab, size=words, replace=False)) + [rng.choice(_TOY_FILLER)]
+            rng.shuffle(ws)
+            texts.append(" ".join(ws))
+            labels.append(c)
+    order = rng.permutation(len(texts))
+    return ClusterData("toy-text", [texts[i] for i in order],
+                       np.asarray(labels, dtype=np.int64)[order], len(names), names, "text",
+                       {"synthetic": True, "seed": seed})

@@ -186,6 +186,7 @@ class TextKMeansConfig:
     lsa_dim: int = 100
     n_init: int = 10
     max_iter: int = 300
+    smooth_neighbours: int = 0  # > 0: average each embedding with its k-NN first
 
 
 @register
@@ -196,13 +197,17 @@ class TextKMeans(_TextMethod):
     description = "k-means on MiniLM sentence embeddings (or TF-IDF / LSA: --set embedding=tfidf)"
     Config = TextKMeansConfig
     presets = {"quick": {}, "paper": {}, "fast": {}, "tfidf": {"embedding": "tfidf"},
-               "lsa": {"embedding": "lsa"}}
+               "lsa": {"embedding": "lsa"}, "smoothed": {"smooth_neighbours": 20}}
 
     def _fit(self, X, y):
         texts = _as_texts(X)
         self._fit_texts = X
         c = self.config
         feats = self._features(texts)
+        if c.smooth_neighbours > 0 and not hasattr(feats, "toarray"):
+            x = F.normalize(self._tensor(feats), dim=1)
+            feats = smooth_features(x, mine_neighbours(x, c.smooth_neighbours),
+                                    c.smooth_neighbours).cpu().numpy()
         self.embedding_ = feats
         if hasattr(feats, "toarray"):  # sparse TF-IDF: scikit-learn's k-means handles CSR
             from sklearn.cluster import KMeans as SKMeans

@@ -388,7 +388,7 @@ class SCCL(_TextMethod):
     description = ("SCCL on frozen MiniLM: embedding-space views, NT-Xent + Student-t "
                    "cluster head (KL to DEC target)")
     Config = SCCLConfig
-    presets = {"quick": {}, "paper": {"epochs": 50}, "fast": {"epochs": 15}}
+    presets = {"quick": {"epochs": 10}, "paper": {"epochs": 50}, "fast": {"epochs": 5}}
 
     def _fit(self, X, y):
         texts = _as_texts(X)

@@ -1,0 +1,139 @@
+"""DEC / IDEC time-to-accuracy: dcteach's ``fast`` preset vs ClustPy, side by side.
+
+    DCTEACH_DATA=../shared/data python benchmarks/bench_dec.py [--seeds 0 1 2] [--methods dec idec]
+        [--threads 1] [--n-samples N] [--no-clustpy]
+
+For each method and seed it runs ``dcteach`` (the same code path as
+``dcteach run dec --dataset mnist --preset fast``), records its wall time, then runs ClustPy's
+DEC/IDEC (``pip install clustpy``; not a dependency of dcteach) with its default network and
+optimiser but with its epochs cut so that it gets about the same wall time (ClustPy's per-epoch
+costs come from REFERENCES.md, or are measured with ``--probe``). One table shows
+ACC/NMI/ARI and seconds,
+mean ± std over the seeds. ClustPy's full-default result (100 pretraining + 150 clustering
+epochs, about one hour on a 2-core CPU) is not run here: its time is *extrapolated* from the
+per-epoch costs and labelled so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+from dcteach.data import load_dataset
+from dcteach.methods import get_method
+from dcteach.metrics import evaluate
+
+
+def run_dcteach(method: str, x, y, seed: int, preset: str) -> dict:
+    t0 = time.perf_counter()
+    model = get_method(method)(n_clusters=10, preset=preset, seed=seed, verbose=False)
+    labels = model.fit_predict(x, y)
+    return {"seconds": time.perf_counter() - t0, **evaluate(y, labels)}
+
+
+def clustpy_model(method: str, pretrain_epochs: int, clustering_epochs: int, seed: int):
+    from clustpy.deep import DEC, IDEC
+
+    cls = {"dec": DEC, "idec": IDEC}[method]
+    return cls(n_clusters=10, pretrain_epochs=pretrain_epochs,
+               clustering_epochs=clustering_epochs, random_state=seed)
+
+
+#: ClustPy on MNIST-70k, 2-core CPU (REFERENCES.md): seconds per pretraining / DEC epoch
+MEASURED_CLUSTPY_EPOCH_S = (21.4, 10.0)
+
+
+def probe_clustpy(method: str, x, seed: int) -> tuple[float, float]:
+    """Seconds per pretraining epoch and per clustering epoch of ClustPy, from three short
+    runs: (1+1), (2+1) and (1+2) epochs."""
+    def timed(pre, clu):
+        t0 = time.perf_counter()
+        clustpy_model(method, pre, clu, seed).fit(x)
+        return time.perf_counter() - t0
+
+    base = timed(1, 1)
+    return max(timed(2, 1) - base, 1e-3), max(timed(1, 2) - base, 1e-3)
+
+
+def run_clustpy(method: str, x, y, seed: int, budget_s: float, per_epoch: tuple[float, float]
+                ) -> dict:
+    pre_s, clu_s = per_epoch
+    # same split of the budget as ClustPy's defaults (100 : 150 epochs), at least one each
+    pre_e = max(1, int(budget_s * 0.5 / pre_s))
+    clu_e = max(1, int((budget_s - pre_e * pre_s) / clu_s))
+    t0 = time.perf_counter()
+    model = clustpy_model(method, pre_e, clu_e, seed).fit(x)
+    return {"seconds": time.perf_counter() - t0, "epochs": f"{pre_e}+{clu_e}",
+            **evaluate(y, model.labels_)}
+
+
+def fmt(rows: list[dict], key: str) -> str:
+    v = np.array([r[key] for r in rows], dtype=float)
+    if key == "seconds":
+        return f"{v.mean():7.0f} ± {v.std():3.0f}" if len(v) > 1 else f"{v.mean():7.0f}"
+    return f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else f"{v.mean():.3f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="mnist")
+    ap.add_argument("--n-samples", type=int, default=None)
+    ap.add_argument("--methods", nargs="+", default=["dec", "idec"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--preset", default="fast")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (1 is fastest on a CPU shared with other jobs)")
+    ap.add_argument("--no-clustpy", action="store_true")
+    ap.add_argument("--probe", action="store_true",
+                    help="measure ClustPy's per-epoch times here (else use REFERENCES.md's)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_dataset(args.dataset, split="all", n_samples=args.n_samples, seed=0)
+    x, y = data.flat, data.y
+    print(f"{data.name}: {x.shape}, torch {torch.__version__}, threads "
+          f"{torch.get_num_threads()}, cpus {os.cpu_count()}, {platform.processor() or ''}")
+    table = []
+    for method in args.methods:
+        ours = []
+        for seed in args.seeds:
+            ours.append(run_dcteach(method, data.x, y, seed, args.preset))
+            print(f"dcteach {method} seed {seed}: {ours[-1]}", flush=True)
+        table.append((f"dcteach {method} ({args.preset})", ours, ""))
+        if args.no_clustpy:
+            continue
+        try:
+            import clustpy  # noqa: F401
+
+            per_epoch = (probe_clustpy(method, x, args.seeds[0]) if args.probe
+                         else MEASURED_CLUSTPY_EPOCH_S)
+        except ImportError:
+            print("clustpy is not installed: pip install clustpy (or pass --no-clustpy)")
+            continue
+        budget = float(np.mean([r["seconds"] for r in ours]))
+        theirs = []
+        for seed in args.seeds:
+            theirs.append(run_clustpy(method, x, y, seed, budget, per_epoch))
+            print(f"clustpy {method} seed {seed}: {theirs[-1]}", flush=True)
+        table.append((f"ClustPy {method} (same time, {theirs[0]['epochs']} ep)", theirs, ""))
+        full = 100 * per_epoch[0] + 150 * per_epoch[1]
+        table.append((f"ClustPy {method} defaults 100+150 ep", None,
+                      f"time extrapolated from per-epoch costs: ~{full:.0f}s; "
+                      "accuracy not run here"))
+    print(f"\n{'':42s} {'ACC':>15s} {'NMI':>15s} {'ARI':>15s} {'seconds':>13s}  "
+          f"(n seeds = {len(args.seeds)})")
+    for name, rows, note in table:
+        if rows is None:
+            print(f"{name:42s} {note}")
+            continue
+        print(f"{name:42s} {fmt(rows, 'acc'):>15s} {fmt(rows, 'nmi'):>15s} "
+              f"{fmt(rows, 'ari'):>15s} {fmt(rows, 'seconds'):>13s}")
+
+
+if __name__ == "__main__":
+    main()

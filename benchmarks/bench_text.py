@@ -31,8 +31,8 @@ REFERENCE_ACC = {  # dataset: (MiniLM + k-means measured before, SCCL paper)
     "searchsnippets": (74.3, 85.2),
     "stackoverflow": (72.1, 75.5),
 }
-DEFAULT_METHODS = ["text-kmeans:tfidf", "text-kmeans", "text-kmeans:smoothed", "sccl",
-                   "text-selflabel"]
+DEFAULT_METHODS = ["text-kmeans:tfidf", "text-kmeans", "text-kmeans:smoothed",
+                   "text-kmeans:hybrid", "sccl:fast", "text-selflabel"]
 
 
 def run(datasets, methods, seeds, threads: int) -> list[dict]:

@@ -263,3 +263,13 @@ def test_named_corpus_subset_tfidf():
     labels = get_method("text-kmeans")(n_clusters=8, preset="lsa", verbose=False).fit_predict(
         d.x, d.y)
     assert cluster_accuracy(d.y, labels) > 0.2
+
+
+@needs_minilm
+def test_hybrid_minilm_lsa_features():
+    texts = SPORT + COMPUTERS
+    model = get_method("text-kmeans")(n_clusters=2, preset="hybrid", lsa_dim=4,
+                                      smooth_neighbours=3, verbose=False)
+    labels = model.fit_predict(texts)
+    assert model.embedding_.shape == (12, 384 + 4) and np.isfinite(model.embedding_).all()
+    assert labels.shape == (12,) and set(labels.tolist()) == {0, 1}

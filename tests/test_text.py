@@ -273,3 +273,15 @@ def test_hybrid_minilm_lsa_features():
     labels = model.fit_predict(texts)
     assert model.embedding_.shape == (12, 384 + 4) and np.isfinite(model.embedding_).all()
     assert labels.shape == (12,) and set(labels.tolist()) == {0, 1}
+    assert model.config.n_init >= 50  # the hybrid preset keeps the best of many restarts
+
+
+def test_more_kmeans_restarts_never_raise_inertia():
+    """Restarts share one seeded generator, so n_init=20 tries n_init=5's starts and more."""
+    from dcteach.cluster import KMeans
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(c, 1.0, (40, 5)) for c in (0, 2, 4, 6, 8, 10)]).astype(np.float32)
+    few = KMeans(6, n_init=1, random_state=3).fit(x).inertia_
+    many = KMeans(6, n_init=20, random_state=3).fit(x).inertia_
+    assert many <= few + 1e-6

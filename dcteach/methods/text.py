@@ -5,7 +5,8 @@ CLI name           algorithm
 =================  ==========================================================================
 ``text-kmeans``    k-means on TF-IDF (sparse), LSA or sentence embeddings (MiniLM by default);
                    preset ``smoothed`` averages each embedding with its 20 nearest neighbours
-                   first, preset ``hybrid`` does so on MiniLM ⊕ 0.7·LSA (the kit's best)
+                   first, preset ``hybrid`` does so on MiniLM ⊕ 0.7·LSA and keeps the best of
+                   50 k-means restarts by inertia (the kit's best)
 ``text-dec``       DEC on sentence embeddings: autoencoder pretraining, k-means init,
                    Student-t soft assignment, KL(P‖Q) to the sharpened target
 ``text-idec``      IDEC: DEC plus the reconstruction term (γ = 0.1), which keeps the
@@ -200,14 +201,23 @@ class TextKMeansConfig:
 
 @register
 class TextKMeans(_TextMethod):
-    """k-means on text features: the baseline every text method must beat."""
+    """k-means on text features: the baseline every text method must beat.
+
+    Preset ``hybrid`` (the kit's best text method) clusters ``z_i = normalize(x_i +
+    Σ_{j ∈ kNN₂₀(i)} x_j)`` with ``x_i = normalize([m_i ; 0.7 · l_i])``, ``m_i`` the unit
+    MiniLM embedding and ``l_i`` the unit LSA (TF-IDF → 100-d SVD) vector: sentence meaning
+    plus the corpus' own keywords, denoised by neighbourhood averaging. Its k-means keeps
+    the lowest-inertia run of 50 k-means++ restarts (``n_init=50``): with 10 the k-means
+    objective on AgNews sometimes stops in a worse local optimum (ACC 78.8 instead of
+    84.5); the choice uses the unsupervised objective only, never the labels.
+    """
 
     name = "text-kmeans"
     description = "k-means on MiniLM sentence embeddings (or TF-IDF / LSA: --set embedding=tfidf)"
     Config = TextKMeansConfig
     presets = {"quick": {}, "paper": {}, "fast": {}, "tfidf": {"embedding": "tfidf"},
                "lsa": {"embedding": "lsa"}, "smoothed": {"smooth_neighbours": 20},
-               "hybrid": {"embedding": "minilm+lsa", "smooth_neighbours": 20}}
+               "hybrid": {"embedding": "minilm+lsa", "smooth_neighbours": 20, "n_init": 50}}
 
     def _fit(self, X, y):
         texts = _as_texts(X)

@@ -123,7 +123,8 @@ def main() -> None:
         table.append((f"ClustPy {method} (same time, {theirs[0]['epochs']} ep)", theirs, ""))
         full = 100 * per_epoch[0] + 150 * per_epoch[1]
         table.append((f"ClustPy {method} defaults 100+150 ep", None,
-                      f"time extrapolated from per-epoch costs: ~{full:.0f}s; "
+                      f"time extrapolated from per-epoch costs (DEC's unless --probe): "
+                      f"~{full:.0f}s; "
                       "accuracy not run here"))
     print(f"\n{'':42s} {'ACC':>15s} {'NMI':>15s} {'ARI':>15s} {'seconds':>13s}  "
           f"(n seeds = {len(args.seeds)})")

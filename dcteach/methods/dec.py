@@ -117,7 +117,7 @@ _PAPER_AE = dict(pretrain="layerwise", layerwise_epochs=round(50000 / _ITERS_PER
                  pretrain_optimizer="sgd", pretrain_lr=0.1, pretrain_batch_size=256,
                  pretrain_lr_decay_every=round(20000 / _ITERS_PER_EPOCH_MNIST),
                  kmeans_n_init=20)
-_FAST_AE = dict(pretrain="end-to-end", pretrain_epochs=10, pretrain_optimizer="adam",
+_FAST_AE = dict(pretrain="end-to-end", pretrain_epochs=30, pretrain_optimizer="adam",
                 pretrain_lr=1e-3, pretrain_batch_size=256, kmeans_n_init=10)
 # quick: a narrower autoencoder so that notebooks and tests finish in seconds
 _QUICK_AE = dict(hidden=(256, 256, 512), pretrain="end-to-end", pretrain_epochs=50,

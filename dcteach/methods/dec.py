@@ -201,6 +201,11 @@ class _AutoencoderMethod(ClusterMethod):
                              log=lambda e, loss: self._log("pretrain", e, loss=loss))
         return ae
 
+    def _pretrain_and_initialise(self, x: torch.Tensor, y) -> tuple[nn.Module, dict]:
+        """Steps 1 and 2 of the pipeline: pretrained autoencoder, k-means on its embedding."""
+        ae = self._pretrained_autoencoder(x, y)
+        return ae, self._kmeans_init(embed(ae, x, amp=self.config.amp), y)
+
     def _kmeans_init(self, z: torch.Tensor, y) -> dict:
         """k-means on the embeddings (checkpointed as a one-epoch phase)."""
         km_state: dict = {}
@@ -248,9 +253,7 @@ class AEKMeans(_AutoencoderMethod):
 
     def _fit(self, X, y):
         x = self._tensor(X)
-        ae = self._pretrained_autoencoder(x, y)
-        z = embed(ae, x, amp=self.config.amp)
-        km = self._kmeans_init(z, y)
+        ae, km = self._pretrain_and_initialise(x, y)
         self.cluster_centers_ = np.asarray(km["centers"])
         self.labels_ = self.init_labels_
 
@@ -284,9 +287,7 @@ class DEC(_AutoencoderMethod):
         c = self.config
         x = self._tensor(X)
         n = len(x)
-        ae = self._pretrained_autoencoder(x, y)
-        z = embed(ae, x, amp=c.amp)
-        km = self._kmeans_init(z, y)
+        ae, km = self._pretrain_and_initialise(x, y)
         cluster = ClusteringLayer(km["centers"], c.alpha).to(self.device_)
         params = list(ae.parameters() if self.uses_reconstruction else ae.encoder.parameters())
         opt = make_optimizer(params + list(cluster.parameters()), c.optimizer, c.lr, c.momentum)
@@ -366,9 +367,7 @@ class DCN(_AutoencoderMethod):
         c = self.config
         x = self._tensor(X)
         n = len(x)
-        ae = self._pretrained_autoencoder(x, y)
-        z = embed(ae, x, amp=c.amp)
-        km = self._kmeans_init(z, y)
+        ae, km = self._pretrain_and_initialise(x, y)
         opt = make_optimizer(ae.parameters(), c.optimizer, c.lr, c.momentum)
         state = {"centers": torch.as_tensor(km["centers"], device=self.device_),
                  "counts": torch.full((self.n_clusters,), float(c.count_init),

@@ -189,11 +189,17 @@ def _kmeans(x: torch.Tensor, k: int, n_init: int, seed: int, device) -> KMeans:
 
 
 @dataclass
-class TextKMeansConfig:
+class TextEmbeddingConfig:
+    """How texts become vectors; shared by every text method's config."""
+
     embedding: str = "minilm"  # minilm | tfidf | lsa | a sentence-transformers model name/path
     model: str = DEFAULT_MODEL
     lsa_dim: int = 100
     lsa_weight: float = 0.7  # weight of the LSA block in embedding='minilm+lsa'
+
+
+@dataclass
+class TextKMeansConfig(TextEmbeddingConfig):
     n_init: int = 10
     max_iter: int = 300
     smooth_neighbours: int = 0  # > 0: average each embedding with its k-NN first
@@ -246,11 +252,7 @@ class TextKMeans(_TextMethod):
 
 # ----------------------------------------------------------------------------- DEC / IDEC
 @dataclass
-class TextDECConfig:
-    embedding: str = "minilm"
-    model: str = DEFAULT_MODEL
-    lsa_dim: int = 100
-    lsa_weight: float = 0.7  # weight of the LSA block in embedding='minilm+lsa'
+class TextDECConfig(TextEmbeddingConfig):
     hidden: tuple = (500, 500, 2000)
     latent_dim: int = 10
     pretrain_epochs: int = 30
@@ -375,11 +377,7 @@ def embedding_augment(x: torch.Tensor, neighbours: torch.Tensor | None, idx: tor
 
 
 @dataclass
-class SCCLConfig:
-    embedding: str = "minilm"
-    model: str = DEFAULT_MODEL
-    lsa_dim: int = 100
-    lsa_weight: float = 0.7  # weight of the LSA block in embedding='minilm+lsa'
+class SCCLConfig(TextEmbeddingConfig):
     hidden: int = 768
     proj_dim: int = 128
     temperature: float = 0.5
@@ -470,11 +468,7 @@ class ClusterHeads(nn.Module):
 
 
 @dataclass
-class TextSCANConfig:
-    embedding: str = "minilm"
-    model: str = DEFAULT_MODEL
-    lsa_dim: int = 100
-    lsa_weight: float = 0.7  # weight of the LSA block in embedding='minilm+lsa'
+class TextSCANConfig(TextEmbeddingConfig):
     smooth_neighbours: int = 20  # features averaged with their k-NN before clustering (0 = off)
     n_neighbours: int = 20  # k-NN mined for the SCAN consistency term
     entropy_weight: float = 1.0  # SCAN's 5.0 forces balanced clusters; text corpora are not

@@ -164,6 +164,40 @@ def embed(ae: nn.Module, x: torch.Tensor, batch_size: int = 4096, amp: bool = Fa
     return torch.cat(out)
 
 
+def _train_reconstruction(run: TrainingRun, phase: str, n_epochs: int, x: torch.Tensor,
+                          reconstruct: Callable[[torch.Tensor], torch.Tensor],
+                          params, optimizer: str, lr: float, momentum: float,
+                          lr_decay_every: int, batch_size: int, amp: bool,
+                          modules: dict, log: Callable[[int, float], None] | None) -> None:
+    """Mini-batch training of ``mean ‖x − reconstruct(x)‖²``, one checkpoint per epoch.
+
+    The loop shared by end-to-end pretraining and each layer of layer-wise pretraining:
+    ``modules`` (with the optimiser and scheduler) are what a resumed run restores.
+    """
+    opt = make_optimizer(params, optimizer, lr, momentum)
+    sched = (torch.optim.lr_scheduler.StepLR(opt, lr_decay_every, 0.1)
+             if lr_decay_every else None)
+    objs = dict(modules, optimizer=opt)
+    if sched is not None:
+        objs["scheduler"] = sched
+    for epoch in run.epochs(phase, n_epochs, **objs):
+        total, count = 0.0, 0
+        for idx in _batches(len(x), batch_size, x.device):
+            xb = x[idx]
+            with autocast(x.device, amp):
+                out = reconstruct(xb)
+            loss = torch.mean((out.float() - xb) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        if sched is not None:
+            sched.step()
+        if log is not None:
+            log(epoch, total / count)
+
+
 def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, epochs: int, batch_size: int = 256,
                          optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.9,
                          run: TrainingRun | None = None, phase: str = "pretrain",
@@ -175,29 +209,10 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, epochs: int, batch_size
     schedule). With a :class:`TrainingRun`, every epoch is checkpointed and resumable.
     """
     run = run or TrainingRun(None)
-    opt = make_optimizer(ae.parameters(), optimizer, lr, momentum)
-    sched = (torch.optim.lr_scheduler.StepLR(opt, lr_decay_every, 0.1)
-             if lr_decay_every else None)
-    objs = {"model": ae, "optimizer": opt}
-    if sched is not None:
-        objs["scheduler"] = sched
     ae.train()
-    for epoch in run.epochs(phase, epochs, **objs):
-        total, count = 0.0, 0
-        for idx in _batches(len(x), batch_size, x.device):
-            xb = x[idx]
-            with autocast(x.device, amp):
-                _, x_hat = ae(xb)
-            loss = torch.mean((x_hat.float() - xb) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-            count += len(idx)
-        if sched is not None:
-            sched.step()
-        if log is not None:
-            log(epoch, total / count)
+    _train_reconstruction(run, phase, epochs, x, lambda xb: ae(xb)[1], ae.parameters(),
+                          optimizer, lr, momentum, lr_decay_every, batch_size, amp,
+                          {"model": ae}, log)
     return ae
 
 
@@ -227,30 +242,16 @@ def pretrain_layerwise(ae: MLPAutoencoder, x: torch.Tensor, epochs_per_layer: in
         act_hidden = nn.Identity() if last else nn.ReLU()
         act_out = nn.Identity() if i == 0 else nn.ReLU()
         params = list(enc.parameters()) + list(dec.parameters())
-        opt = make_optimizer(params, optimizer, lr, momentum)
-        sched = (torch.optim.lr_scheduler.StepLR(opt, lr_decay_every, 0.1)
-                 if lr_decay_every else None)
-        objs = {"encoder_layer": enc, "decoder_layer": dec, "optimizer": opt}
-        if sched is not None:
-            objs["scheduler"] = sched
         phase = f"layerwise{i}"
         drop.train()
-        for epoch in run.epochs(phase, epochs_per_layer, **objs):
-            total, count = 0.0, 0
-            for idx in _batches(len(h), batch_size, h.device):
-                hb = h[idx]
-                with autocast(h.device, amp):
-                    out = act_out(dec(drop(act_hidden(enc(drop(hb))))))
-                loss = torch.mean((out.float() - hb) ** 2)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
-                count += len(idx)
-            if sched is not None:
-                sched.step()
-            if log is not None:
-                log(phase, epoch, total / count)
+
+        def reconstruct(hb, enc=enc, dec=dec, act_hidden=act_hidden, act_out=act_out):
+            return act_out(dec(drop(act_hidden(enc(drop(hb))))))
+
+        _train_reconstruction(run, phase, epochs_per_layer, h, reconstruct, params, optimizer,
+                              lr, momentum, lr_decay_every, batch_size, amp,
+                              {"encoder_layer": enc, "decoder_layer": dec},
+                              None if log is None else (lambda e, v, ph=phase: log(ph, e, v)))
         with torch.no_grad():  # clean codes for the next layer
             h = torch.cat([act_hidden(enc(h[s:s + 8192])) for s in range(0, len(h), 8192)])
     return ae

@@ -62,12 +62,30 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX), which makes
+    bf16 autocast 1.5–2× faster than float32 for MLPs; without it bf16 is emulated and slower."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def autocast(device: torch.device, enabled: bool = True):
-    """Mixed precision on CUDA (bf16 where supported, else fp16); a no-op elsewhere."""
-    if not enabled or device.type != "cuda":
+    """Mixed precision: on CUDA bf16 where supported, else fp16; on a CPU with native bf16
+    (see :func:`cpu_has_native_bf16`) bf16; a no-op elsewhere or when not ``enabled``.
+
+    Matrix products run in the low precision with float32 accumulation; parameters,
+    optimiser state and losses stay float32.
+    """
+    if not enabled:
         return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    if device.type == "cpu" and cpu_has_native_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def quiet() -> bool:

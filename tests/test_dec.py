@@ -145,3 +145,35 @@ def test_presets_exist():
     assert (paper.pretrain, paper.dropout, paper.update_interval, paper.tol,
             paper.kmeans_n_init) == ("layerwise", 0.2, 140, 0.001, 20)
     assert get_method("idec")(n_clusters=10, preset="paper").config.gamma == 0.1
+
+
+def test_augment_transforms_every_training_batch(digits, monkeypatch):
+    """DEC-DA: with augment=True every pretraining and clustering mini-batch goes through
+    random_affine with the data's image shape (and nothing else does)."""
+    import dcteach.methods.dec as decmod
+
+    calls = []
+    real = decmod.random_affine
+
+    def spy(xb, shape, shift, rotation):
+        calls.append((len(xb), tuple(shape), shift, rotation))
+        return real(xb, shape, shift, rotation)
+
+    monkeypatch.setattr(decmod, "random_affine", spy)
+    sub = digits.subset(200, seed=0)
+    opts = dict(TINY, pretrain_epochs=2, max_iter=40, update_interval=10, tol=0.0,
+                augment=True, augment_shift=0.125, augment_rotation=5.0)
+    m = get_method("idec")(n_clusters=10, preset="quick", verbose=False, **opts).fit(sub.x)
+    pretrain_batches = 2 * -(-200 // 32)
+    assert len(calls) == pretrain_batches + m.n_iter_
+    assert {c[1:] for c in calls} == {((1, 8, 8), 0.125, 5.0)}
+    assert sum(c[0] for c in calls[:pretrain_batches]) == 2 * 200
+
+
+def test_augment_on_flat_features_warns_and_is_switched_off():
+    x = np.random.default_rng(0).random((50, 6)).astype(np.float32)
+    m = get_method("dec")(n_clusters=2, preset="quick", verbose=False, augment=True,
+                          pretrain_epochs=1, max_iter=10, update_interval=5)
+    with pytest.warns(UserWarning, match="image inputs"):
+        m.fit(x)
+    assert m.config.augment is False and m.labels_.shape == (50,)

@@ -168,11 +168,15 @@ def _train_reconstruction(run: TrainingRun, phase: str, n_epochs: int, x: torch.
                           reconstruct: Callable[[torch.Tensor], torch.Tensor],
                           params, optimizer: str, lr: float, momentum: float,
                           lr_decay_every: int, batch_size: int, amp: bool,
-                          modules: dict, log: Callable[[int, float], None] | None) -> None:
+                          modules: dict, log: Callable[[int, float], None] | None,
+                          augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                          ) -> None:
     """Mini-batch training of ``mean ‖x − reconstruct(x)‖²``, one checkpoint per epoch.
 
     The loop shared by end-to-end pretraining and each layer of layer-wise pretraining:
     ``modules`` (with the optimiser and scheduler) are what a resumed run restores.
+    ``augment`` (optional) replaces each mini-batch by a random transformation of it, which
+    is then both the input and the target (DEC-DA).
     """
     opt = make_optimizer(params, optimizer, lr, momentum)
     sched = (torch.optim.lr_scheduler.StepLR(opt, lr_decay_every, 0.1)
@@ -183,7 +187,7 @@ def _train_reconstruction(run: TrainingRun, phase: str, n_epochs: int, x: torch.
     for epoch in run.epochs(phase, n_epochs, **objs):
         total, count = 0.0, 0
         for idx in _batches(len(x), batch_size, x.device):
-            xb = x[idx]
+            xb = x[idx] if augment is None else augment(x[idx])
             with autocast(x.device, amp):
                 out = reconstruct(xb)
             loss = torch.mean((out.float() - xb) ** 2)
@@ -202,17 +206,21 @@ def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, epochs: int, batch_size
                          optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.9,
                          run: TrainingRun | None = None, phase: str = "pretrain",
                          amp: bool = False, log: Callable[[int, float], None] | None = None,
-                         lr_decay_every: int = 0) -> nn.Module:
+                         lr_decay_every: int = 0,
+                         augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                         ) -> nn.Module:
     """End-to-end reconstruction training, ``min ‖x − g(f(x))‖²`` (mean squared error).
 
     ``lr_decay_every`` > 0 divides the learning rate by 10 every that many epochs (DEC's SGD
-    schedule). With a :class:`TrainingRun`, every epoch is checkpointed and resumable.
+    schedule). ``augment`` trains on randomly transformed mini-batches instead (input and
+    target alike), e.g. :func:`dcteach.augment.random_affine` as in DEC-DA. With a
+    :class:`TrainingRun`, every epoch is checkpointed and resumable.
     """
     run = run or TrainingRun(None)
     ae.train()
     _train_reconstruction(run, phase, epochs, x, lambda xb: ae(xb)[1], ae.parameters(),
                           optimizer, lr, momentum, lr_decay_every, batch_size, amp,
-                          {"model": ae}, log)
+                          {"model": ae}, log, augment)
     return ae
 
 

@@ -129,7 +129,7 @@ _PAPER_AE = dict(pretrain="layerwise", layerwise_epochs=round(50000 / _ITERS_PER
                  kmeans_n_init=20)
 # fast: short end-to-end pretraining on randomly shifted/rotated images (DEC-DA), which
 # gives a better embedding per epoch than clean images; the clustering phase sees them too
-_FAST_AE = dict(pretrain="end-to-end", pretrain_epochs=40, pretrain_optimizer="adam",
+_FAST_AE = dict(pretrain="end-to-end", pretrain_epochs=20, pretrain_optimizer="adam",
                 pretrain_lr=1e-3, pretrain_batch_size=512, kmeans_n_init=10, augment=True)
 # quick: a narrower autoencoder so that notebooks and tests finish in seconds
 _QUICK_AE = dict(hidden=(256, 256, 512), pretrain="end-to-end", pretrain_epochs=50,
@@ -141,7 +141,7 @@ DEC_PRESETS = {
     "paper": dict(_PAPER_AE, optimizer="sgd", lr=0.01, momentum=0.9, batch_size=256,
                   update_interval=140, max_iter=20000, tol=0.001),
     "fast": dict(_FAST_AE, optimizer="sgd", lr=0.01, momentum=0.9, batch_size=256,
-                 update_interval=140, max_iter=2800, tol=0.001),
+                 update_interval=140, max_iter=1400, tol=0.001),
     "quick": dict(_QUICK_AE, optimizer="adam", lr=1e-3, batch_size=128, update_interval=30,
                   max_iter=600, tol=0.001),
 }

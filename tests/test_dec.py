@@ -170,6 +170,24 @@ def test_augment_transforms_every_training_batch(digits, monkeypatch):
     assert sum(c[0] for c in calls[:pretrain_batches]) == 2 * 200
 
 
+def test_augment_clustering_false_augments_pretraining_only(digits, monkeypatch):
+    """augment_clustering=False (DCN's fast preset): shifted/rotated images in pretraining,
+    clean ones in the clustering phase."""
+    import dcteach.methods.dec as decmod
+
+    calls = []
+    real = decmod.random_affine
+    monkeypatch.setattr(decmod, "random_affine",
+                        lambda xb, *a: calls.append(len(xb)) or real(xb, *a))
+    sub = digits.subset(200, seed=0)
+    opts = dict(TINY, pretrain_epochs=2, epochs=3, tol=0.0, augment=True,
+                augment_clustering=False)
+    get_method("dcn")(n_clusters=10, preset="quick", verbose=False, **opts).fit(sub.x)
+    assert sum(calls) == 2 * 200
+    assert get_method("dcn")(n_clusters=10, preset="fast").config.augment_clustering is False
+    assert get_method("dec")(n_clusters=10, preset="fast").config.augment_clustering is True
+
+
 def test_augment_on_flat_features_warns_and_is_switched_off():
     x = np.random.default_rng(0).random((50, 6)).astype(np.float32)
     m = get_method("dec")(n_clusters=2, preset="quick", verbose=False, augment=True,

@@ -88,6 +88,8 @@ class AEConfig:
     augment: bool = False                # DEC-DA: random shift/rotation of image mini-batches
     augment_shift: float = 0.1           #   up to this fraction of the width/height
     augment_rotation: float = 10.0       #   up to this many degrees
+    augment_clustering: bool = True      #   augment in the clustering phase too (not only
+                                         #   in pretraining)
 
 
 @dataclass
@@ -156,7 +158,11 @@ IDEC_PRESETS = {
 }
 DCN_PRESETS = {
     "paper": dict(_PAPER_AE, lam=1.0, optimizer="sgd", lr=0.01, batch_size=256, epochs=50),
-    "fast": dict(_FAST_AE, lam=0.1, optimizer="adam", lr=1e-4, batch_size=256, epochs=5),
+    # fast: hard assignments of shifted/rotated images are noisy, so DCN's clustering phase
+    # sees the clean images (augmented: 0.63 instead of 0.83 ACC on MNIST, seed 0); with the
+    # mean-squared reconstruction error λ must be small (0.1 pulls the embedding apart)
+    "fast": dict(_FAST_AE, augment_clustering=False, lam=0.01, optimizer="adam", lr=3e-4,
+                 batch_size=256, epochs=8),
     "quick": dict(_QUICK_AE, lam=0.1, optimizer="adam", lr=1e-4, batch_size=128, epochs=10),
 }
 
@@ -195,10 +201,11 @@ class _AutoencoderMethod(ClusterMethod):
             x = x[:, None]
         return (x * self.config.input_scale).to(self.device_)
 
-    def _augment(self, xb: torch.Tensor) -> torch.Tensor:
-        """DEC-DA's random shift and rotation of a mini-batch (identity if not ``augment``)."""
+    def _augment(self, xb: torch.Tensor, clustering: bool = False) -> torch.Tensor:
+        """DEC-DA's random shift and rotation of a mini-batch (identity if not ``augment``,
+        or in the clustering phase if not ``augment_clustering``)."""
         c = self.config
-        if not c.augment:
+        if not c.augment or (clustering and not c.augment_clustering):
             return xb
         return random_affine(xb, self.image_shape_, c.augment_shift, c.augment_rotation)
 
@@ -346,7 +353,8 @@ class DEC(_AutoencoderMethod):
             for it in range(c.update_interval):
                 s = (it * bs) % n
                 idx = perm[s:s + bs]
-                loss, parts = self._loss(ae, cluster, self._augment(x[idx]), p_all[idx])
+                xb = self._augment(x[idx], clustering=True)
+                loss, parts = self._loss(ae, cluster, xb, p_all[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -412,7 +420,7 @@ class DCN(_AutoencoderMethod):
             totals = {"rec": 0.0, "kmeans": 0.0}
             n_batches = 0
             for idx in torch.randperm(n).to(self.device_).split(bs):
-                xb = self._augment(x[idx])
+                xb = self._augment(x[idx], clustering=True)
                 with autocast(self.device_, c.amp):
                     zb, x_hat = ae(xb)
                 zb = zb.float()

@@ -11,7 +11,7 @@ epoch, and fixed per ``fit``) are the ones stored below, measured on the 2-core 
 on another machine pass ``--probe`` to measure them first (four short runs, about 3 minutes per
 method; short runs are noisy, so check the seconds column of the table). One table shows
 ACC/NMI/ARI and seconds, mean ± std over the seeds. ClustPy's full-default result (100
-pretraining + 150 clustering epochs, about half an hour on a quiet 2-core CPU) is not run here:
+pretraining + 150 clustering epochs, 40–50 minutes on a quiet 2-core CPU) is not run here:
 its time is *extrapolated* from those costs and labelled so.
 """
 
@@ -82,8 +82,8 @@ def clustpy_default_seconds(cost: tuple[float, float, float]) -> float:
 def run_clustpy(method: str, x, y, seed: int, budget_s: float,
                 cost: tuple[float, float, float]) -> dict:
     pre_s, clu_s, fixed_s = cost
-    # what is left after the fixed cost, split like ClustPy's defaults give it (100 : 150
-    # epochs, about half the time each), at least one epoch each
+    # what is left after the fixed cost: half to pretraining, the rest to clustering (ClustPy's
+    # defaults split their time about evenly), at least one epoch each
     left = budget_s - fixed_s
     pre_e = max(1, int(left * 0.5 / pre_s))
     clu_e = max(1, int((left - pre_e * pre_s) / clu_s))

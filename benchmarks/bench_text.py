@@ -2,12 +2,13 @@
 
     DCTEACH_DATA=../shared/data HF_HUB_OFFLINE=1 python benchmarks/bench_text.py
     python benchmarks/bench_text.py --datasets searchsnippets --seeds 0 1 2 \\
-        --methods text-kmeans text-kmeans:smoothed text-selflabel --json bench_text.json
+        --methods text-kmeans text-kmeans,smooth_neighbours=20 text-selflabel:fast
 
-A method is ``name`` or ``name:preset``. Every corpus is embedded once (MiniLM, cached on
-disk; the encode time is printed, 0 when the cache already holds it) and each method then
-runs on the cached embeddings; its time is the method's own. Reference numbers: MiniLM +
-k-means measured before (REFERENCES.md) and SCCL's published ACC.
+A method is ``name``, ``name:preset``, and options may follow after commas:
+``text-kmeans,embedding=tfidf`` or ``sccl:fast,epochs=10``. Every corpus is embedded once
+(MiniLM, cached on disk; the encode time is printed, 0 when the cache already holds it) and
+each method then runs on the cached embeddings; its time is the method's own. Reference
+numbers: MiniLM + k-means measured before (REFERENCES.md) and SCCL's published ACC.
 """
 
 from __future__ import annotations
@@ -22,17 +23,31 @@ import numpy as np
 import torch
 
 from dcteach.data import load_dataset
+from dcteach.features import embed_texts
 from dcteach.methods import get_method
+from dcteach.methods.base import parse_option
 from dcteach.metrics import evaluate
-from dcteach.text import embed_texts
 
 REFERENCE_ACC = {  # dataset: (MiniLM + k-means measured before, SCCL paper)
     "agnews": (78.0, 88.2),
     "searchsnippets": (74.3, 85.2),
     "stackoverflow": (72.1, 75.5),
 }
-DEFAULT_METHODS = ["text-kmeans:tfidf", "text-kmeans", "text-kmeans:smoothed",
-                   "text-kmeans:hybrid", "sccl:fast", "text-selflabel"]
+DEFAULT_METHODS = ["text-kmeans,embedding=tfidf", "text-kmeans",
+                   "text-kmeans,smooth_neighbours=20", "text-kmeans-hybrid", "sccl:fast",
+                   "text-selflabel"]
+
+
+def parse_spec(spec: str):
+    """``name[:preset][,key=value...]`` → (method class, preset, options)."""
+    head, *pairs = spec.split(",")
+    name, _, preset = head.partition(":")
+    cls = get_method(name)
+    options = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        options[key] = parse_option(cls.Config, key, value)
+    return cls, preset or "quick", options
 
 
 def run(datasets, methods, seeds, threads: int) -> list[dict]:
@@ -46,17 +61,17 @@ def run(datasets, methods, seeds, threads: int) -> list[dict]:
         print(f"# {ds}: {len(data)} texts, k={data.n_clusters}, "
               f"embedding {encode_s:.1f}s", flush=True)
         for spec in methods:
-            name, _, preset = spec.partition(":")
+            cls, preset, options = parse_spec(spec)
             for seed in seeds:
-                model = get_method(name)(n_clusters=data.n_clusters, preset=preset or "quick",
-                                         seed=seed, verbose=False)
+                model = cls(n_clusters=data.n_clusters, preset=preset, seed=seed,
+                            verbose=False, **options)
                 t0 = time.perf_counter()
                 labels = model.fit_predict(data.x)
                 sec = time.perf_counter() - t0
                 res = evaluate(data.y, labels)
                 rows.append({"dataset": ds, "method": spec, "seed": seed, **res,
                              "seconds": round(sec, 1), "embed_seconds": round(encode_s, 1)})
-                print(f"{ds:15s} {spec:22s} seed {seed}  ACC {100 * res['acc']:5.1f}  "
+                print(f"{ds:15s} {spec:34s} seed {seed}  ACC {100 * res['acc']:5.1f}  "
                       f"NMI {100 * res['nmi']:5.1f}  ARI {100 * res['ari']:5.1f}  {sec:6.1f}s",
                       flush=True)
     return rows
@@ -65,8 +80,8 @@ def run(datasets, methods, seeds, threads: int) -> list[dict]:
 def table(rows: list[dict]) -> str:
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    head = f"{'method':24s}" + "".join(f"{d:>28s}" for d in datasets)
-    lines = [head, f"{'':24s}" + "".join(f"{'ACC':>10s}{'NMI':>9s}{'s':>9s}" for _ in datasets)]
+    head = f"{'method':34s}" + "".join(f"{d:>28s}" for d in datasets)
+    lines = [head, f"{'':34s}" + "".join(f"{'ACC':>10s}{'NMI':>9s}{'s':>9s}" for _ in datasets)]
     for m in methods:
         cells = []
         for d in datasets:
@@ -79,10 +94,10 @@ def table(rows: list[dict]) -> str:
             sec = np.mean([r["seconds"] for r in sel])
             cells.append(f"{acc.mean():6.1f}±{acc.std():3.1f}{nmi.mean():6.1f}±{nmi.std():3.1f}"
                          f"{sec:7.0f}s")
-        lines.append(f"{m:24s}" + "".join(cells))
+        lines.append(f"{m:34s}" + "".join(cells))
     ref = [REFERENCE_ACC.get(d, (float('nan'),) * 2) for d in datasets]
-    lines.append(f"{'MiniLM+k-means (ref)':24s}" + "".join(f"{r[0]:10.1f}{'':18s}" for r in ref))
-    lines.append(f"{'SCCL (paper)':24s}" + "".join(f"{r[1]:10.1f}{'':18s}" for r in ref))
+    lines.append(f"{'MiniLM+k-means (ref)':34s}" + "".join(f"{r[0]:10.1f}{'':18s}" for r in ref))
+    lines.append(f"{'SCCL (paper)':34s}" + "".join(f"{r[1]:10.1f}{'':18s}" for r in ref))
     return "\n".join(lines)
 
 

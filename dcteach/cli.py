@@ -24,20 +24,8 @@ from .data import DATASETS, DatasetNotFound, data_root, is_available, list_datas
 from .engine import pick_device, write_result
 from .methods import METHODS, get_method
 from .methods import _load_all as _load_methods
+from .methods.base import parse_option
 from .metrics import evaluate, format_table
-
-
-def _parse_value(text: str):
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    if text.lower() == "none":
-        return None
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,7 +111,14 @@ def cmd_run(args) -> int:
         if "=" not in item:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        overrides[k.strip()] = _parse_value(v.strip())
+        overrides[k.strip()] = parse_option(method_cls.Config, k.strip(), v.strip())
+    if args.k is not None and args.k < 1:
+        raise ValueError(f"--k must be a positive integer (the number of clusters), "
+                         f"got {args.k}")
+    if args.n_samples is not None and args.n_samples < 2:
+        raise ValueError(f"--n-samples must be at least 2, got {args.n_samples}")
+    # wrong option values and unknown presets fail here, before any data is loaded
+    method_cls(preset=args.preset, **overrides).build_config()
     if args.quiet:
         os.environ["DCTEACH_QUIET"] = "1"
     data = load_dataset(args.dataset, split=args.split, root=args.data_root,

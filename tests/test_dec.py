@@ -11,7 +11,8 @@ from dcteach.cluster import KMeans
 from dcteach.data import load_dataset
 from dcteach.methods import get_method
 from dcteach.metrics import cluster_accuracy
-from dcteach.models import ConvAutoencoder, MLPAutoencoder, pretrain_layerwise
+from dcteach.nn import ConvAutoencoder, MLPAutoencoder
+from dcteach.pretext import pretrain_layerwise
 
 TINY = dict(hidden=(64, 64, 128), pretrain_epochs=20, pretrain_batch_size=32, batch_size=32,
             kmeans_n_init=2)

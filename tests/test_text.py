@@ -10,17 +10,12 @@ import pytest
 import torch
 
 from dcteach.cli import main
-from dcteach.data import load_dataset
-from dcteach.data.text import read_labelled_texts
+from dcteach.cluster import mine_neighbours
+from dcteach.data import load_dataset, read_labelled_texts
+from dcteach.features import DEFAULT_MODEL, embed_texts, lsa_features, resolve_model, top_terms
+from dcteach.losses import confident_pseudo_labels, nt_xent, scan_loss
 from dcteach.methods import get_method
-from dcteach.methods.text import (
-    confident_pseudo_labels,
-    instance_contrastive_loss,
-    mine_neighbours,
-    scan_loss,
-)
 from dcteach.metrics import cluster_accuracy
-from dcteach.text import DEFAULT_MODEL, embed_texts, lsa_features, resolve_model, top_terms
 
 SPORT = ["the striker scored a late goal in the football match",
          "the team won the league after a penalty shootout",
@@ -102,7 +97,7 @@ class _CountingModel:
 
 
 def test_embedding_cache_avoids_second_encode(monkeypatch, tmp_path):
-    import dcteach.text as text_mod
+    import dcteach.features.sentence as text_mod
 
     fake = _CountingModel()
     monkeypatch.setattr(text_mod, "load_sentence_model", lambda model, device=None: fake)
@@ -140,7 +135,7 @@ KEYWORDS = [("sport", f"football match team goal {w}") for w in ("today", "late"
 def test_tfidf_kmeans_on_tiny_labelled_file(tmp_path):
     p = _write_tsv(tmp_path / "tiny.tsv", KEYWORDS)
     d = load_dataset(str(p))
-    model = get_method("text-kmeans")(n_clusters=2, preset="tfidf", verbose=False)
+    model = get_method("text-kmeans")(n_clusters=2, embedding="tfidf", verbose=False)
     labels = model.fit_predict(d.x, d.y)
     assert cluster_accuracy(d.y, labels) == 1.0
     terms = top_terms(d.x, labels, n_terms=5)
@@ -163,11 +158,11 @@ def test_instance_contrastive_loss_matches_hand_computation():
                 for j in range(2 * m) if j != i}
         total += -(sims[pos] - math.log(sum(math.exp(s) for s in sims.values())))
     expected = total / (2 * m)
-    got = float(instance_contrastive_loss(a, b, temperature=tau))
+    got = float(nt_xent(a, b, temperature=tau))
     assert got == pytest.approx(expected, rel=1e-5)
     # identical views with orthogonal rows: loss is small at low temperature
     eye = torch.eye(3)
-    assert float(instance_contrastive_loss(eye, eye, 0.05)) < 1e-3
+    assert float(nt_xent(eye, eye, 0.05)) < 1e-3
 
 
 def test_scan_loss_and_confident_labels():
@@ -198,7 +193,8 @@ def test_mine_neighbours_excludes_self():
     ("text-scan", {"epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2}),
     ("text-selflabel", {"epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2,
                         "selflabel_epochs": 2}),
-    ("text-dec", {"pretrain_epochs": 3, "epochs": 3, "hidden": (32,), "latent_dim": 4}),
+    ("text-dec", {"pretrain_epochs": 3, "max_iter": 30, "update_interval": 10,
+                  "hidden": (32,), "latent_dim": 4}),
 ])
 def test_text_methods_on_lsa_features(name, overrides):
     texts = [t for _, t in _topic_rows(2)]
@@ -223,7 +219,8 @@ def test_selflabel_on_minilm_separates_two_topics():
 def test_cli_text_file_with_and_without_labels(tmp_path, capsys):
     labelled = _write_tsv(tmp_path / "small.tsv", KEYWORDS * 2)
     out = tmp_path / "run"
-    rc = main(["run", "text-kmeans", "--dataset", str(labelled), "--k", "2", "--preset", "tfidf",
+    rc = main(["run", "text-kmeans", "--dataset", str(labelled), "--k", "2",
+               "--set", "embedding=tfidf",
                "--json", str(tmp_path / "r.json"), "--out", str(out), "--quiet"])
     assert rc == 0
     res = json.loads((tmp_path / "r.json").read_text())
@@ -248,7 +245,8 @@ def test_cli_text_file_with_and_without_labels(tmp_path, capsys):
 def test_cli_lists_text_methods(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ("text-kmeans", "text-dec", "text-idec", "sccl", "text-scan", "text-selflabel"):
+    for name in ("text-kmeans", "text-kmeans-hybrid", "text-dec", "text-idec", "sccl",
+                 "text-scan", "text-selflabel"):
         assert name in out
 
 
@@ -260,7 +258,7 @@ def test_named_corpus_subset_tfidf():
     if not is_available("searchsnippets"):
         pytest.skip("DCTEACH_DATA lacks text/searchsnippets.tsv")
     d = load_dataset("searchsnippets", n_samples=600, seed=0)
-    labels = get_method("text-kmeans")(n_clusters=8, preset="lsa", verbose=False).fit_predict(
+    labels = get_method("text-kmeans")(n_clusters=8, embedding="lsa", verbose=False).fit_predict(
         d.x, d.y)
     assert cluster_accuracy(d.y, labels) > 0.2
 
@@ -268,12 +266,12 @@ def test_named_corpus_subset_tfidf():
 @needs_minilm
 def test_hybrid_minilm_lsa_features():
     texts = SPORT + COMPUTERS
-    model = get_method("text-kmeans")(n_clusters=2, preset="hybrid", lsa_dim=4,
+    model = get_method("text-kmeans-hybrid")(n_clusters=2, lsa_dim=4,
                                       smooth_neighbours=3, verbose=False)
     labels = model.fit_predict(texts)
     assert model.embedding_.shape == (12, 384 + 4) and np.isfinite(model.embedding_).all()
     assert labels.shape == (12,) and set(labels.tolist()) == {0, 1}
-    assert model.config.n_init >= 50  # the hybrid preset keeps the best of many restarts
+    assert model.config_.n_init >= 50  # the hybrid variant keeps the best of many restarts
 
 
 def test_more_kmeans_restarts_never_raise_inertia():

@@ -1,16 +1,15 @@
 """Data sets by name, toy sets and text corpora."""
 
+from .core import ClusterData, DatasetNotFound
+from .corpora import read_labelled_texts, toy_corpus
 from .datasets import (
     DATASETS,
-    ClusterData,
-    DatasetNotFound,
     data_root,
     is_available,
     list_datasets,
     load_dataset,
     make_toy,
 )
-from .text import read_labelled_texts
 
 __all__ = [
     "DATASETS",
@@ -22,4 +21,5 @@ __all__ = [
     "load_dataset",
     "make_toy",
     "read_labelled_texts",
+    "toy_corpus",
 ]

@@ -13,11 +13,15 @@ downloads what is missing; offline (or with ``download=False``) a missing data s
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .core import ClusterData, DatasetNotFound
+from .corpora import read_labelled_texts
 
 __all__ = [
     "ClusterData",
@@ -31,54 +35,6 @@ __all__ = [
 ]
 
 SPLITS = ("train", "test", "all")
-
-
-class DatasetNotFound(FileNotFoundError):
-    """A data set is not on disk and could not be downloaded."""
-
-
-@dataclass
-class ClusterData:
-    """A data set split held in memory.
-
-    ``x`` is a float32 array (images ``(n, C, H, W)`` in [0, 1], or vectors ``(n, d)``),
-    or a list of strings for text corpora. ``y`` holds integer labels, or ``None`` for
-    unlabelled data.
-    """
-
-    name: str
-    x: np.ndarray | list[str]
-    y: np.ndarray | None
-    n_clusters: int
-    class_names: list[str]
-    kind: str = "vector"  # "vector" | "image" | "text"
-    meta: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    @property
-    def flat(self) -> np.ndarray:
-        """Samples as flat float32 vectors ``(n, d)`` (images flattened)."""
-        if self.kind == "text":
-            raise ValueError(f"{self.name} is a text corpus: embed it first (dcteach.text)")
-        x = np.asarray(self.x, dtype=np.float32)
-        return x.reshape(len(x), -1)
-
-    def subset(self, n: int | None, seed: int = 0) -> ClusterData:
-        """A random subset of ``n`` samples (stratification-free, reproducible)."""
-        if n is None or n >= len(self):
-            return self
-        idx = np.sort(np.random.default_rng(seed).choice(len(self), size=n, replace=False))
-        x = [self.x[i] for i in idx] if self.kind == "text" else self.x[idx]
-        y = None if self.y is None else self.y[idx]
-        return ClusterData(self.name, x, y, self.n_clusters, self.class_names, self.kind,
-                           dict(self.meta, subset=n))
-
-    def __repr__(self) -> str:
-        shape = (len(self.x),) if self.kind == "text" else tuple(np.shape(self.x))
-        return (f"ClusterData(name={self.name!r}, kind={self.kind}, x={shape}, "
-                f"n_clusters={self.n_clusters})")
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -310,42 +266,107 @@ def _stl10(root: Path, split: str, download: bool) -> ClusterData:
     return ClusterData("stl10", x, y, 10, classes, "image")
 
 
-def _imagefolder_split(name: str, base: Path, split: str, n_clusters: int | None = None,
-                       size: int | None = None) -> ClusterData:
-    """Load an ImageFolder tree: ``base/<class>/*`` or ``base/{train,test}/<class>/*``."""
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+_NAMED_UNREADABLE = 5  # how many unreadable files a warning or error names
+
+
+def _read_image(path: Path, size: int | None) -> np.ndarray:
+    """One image file as uint8 ``(H, W, 3)``, resized to ``size x size`` if given."""
     from PIL import Image
 
+    with Image.open(path) as im:
+        im = im.convert("RGB")  # decodes: a truncated file fails here, not at open
+        if size is not None and im.size != (size, size):
+            im = im.resize((size, size), Image.BILINEAR)
+        return np.asarray(im, dtype=np.uint8)
+
+
+def _why_unreadable(path: Path, err: Exception) -> str:
+    from PIL import UnidentifiedImageError
+
+    if isinstance(err, UnidentifiedImageError):
+        return "not an image"
+    why = (str(err).splitlines() or [""])[0].replace(f"'{path}'", "").replace(str(path), "")
+    why = why.strip(" :") or type(err).__name__
+    return why if len(why) <= 60 else why[:57] + "..."
+
+
+def _list_unreadable(bad: list[str]) -> str:
+    named = ", ".join(bad[:_NAMED_UNREADABLE])
+    more = len(bad) - _NAMED_UNREADABLE
+    return named + (f" and {more} more" if more > 0 else "")
+
+
+def _imagefolder_split(name: str, base: Path, split: str, n_clusters: int | None = None,
+                       size: int | None = None) -> ClusterData:
+    """Load an ImageFolder tree: ``base/<class>/*`` or ``base/{train,test}/<class>/*``.
+
+    Files whose names end in one of :data:`IMAGE_EXTENSIONS` are read (other files and
+    hidden files are ignored); unreadable ones (truncated, corrupt, not an image) are skipped
+    with one warning that names them. Class folders with no image file in any split are not
+    classes; labels follow the sorted class names of train and test together, so they agree
+    between splits. ``size`` resizes every image to ``size x size``.
+    """
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise ValueError(f"image size must be a positive int, got {size!r}")
     has_splits = (base / "train").is_dir()
     if has_splits:
+        every = [base / d for d in ("train", "test") if (base / d).is_dir()]
         dirs = {"train": ["train"], "test": ["test"], "all": ["train", "test"]}[split]
         dirs = [base / d for d in dirs if (base / d).is_dir()]
     else:
-        dirs = [base]
-    if not dirs or not any(d.is_dir() for d in dirs):
+        every = dirs = [base] if base.is_dir() else []
+    if not dirs:
         raise _missing(name, base.parent, [f"{base.name}/[train|test]/<class>/*.jpg|png"])
-    classes = sorted(p.name for p in dirs[0].iterdir() if p.is_dir())
-    if not classes:
+
+    def image_files(folder: Path) -> list[Path]:
+        if not folder.is_dir():
+            return []
+        return [f for f in sorted(folder.iterdir()) if not f.name.startswith(".")
+                and f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()]
+
+    folders = sorted({p.name for d in every for p in d.iterdir()
+                      if p.is_dir() and not p.name.startswith(".")})
+    exts = ", ".join(IMAGE_EXTENSIONS)
+    if not folders:
+        if any(image_files(d) for d in every):
+            raise ValueError(f"{name}: the images in {base} must be in one folder per class: "
+                             f"{base}/<class>/ holding {exts} files")
         raise _missing(name, base.parent, [f"{base.name}/<class>/*.jpg"])
-    xs, ys = [], []
-    exts = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+    classes = [c for c in folders if any(image_files(d / c) for d in every)]
+    xs, ys, bad = [], [], []
     for d in dirs:
         for ci, c in enumerate(classes):
-            for f in sorted((d / c).iterdir()):
-                if f.suffix.lower() not in exts:
+            for f in image_files(d / c):
+                try:
+                    xs.append(_read_image(f, size))
+                except MemoryError:
+                    raise
+                except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ...
+                    bad.append(f"{f.relative_to(base)} ({_why_unreadable(f, err)})")
                     continue
-                with Image.open(f) as im:
-                    im = im.convert("RGB")
-                    if size is not None and im.size != (size, size):
-                        im = im.resize((size, size), Image.BILINEAR)
-                    xs.append(np.asarray(im, dtype=np.uint8))
                 ys.append(ci)
-    shapes = {a.shape for a in xs}
+    where = ", ".join(str(d) for d in dirs)
+    if not xs:
+        found = f"; {len(bad)} unreadable: {_list_unreadable(bad)}" if bad else ""
+        raise ValueError(f"{name}: no readable image in {where} (expected <class>/ folders "
+                         f"holding {exts} files{found})")
+    if bad:
+        warnings.warn(f"{name}: skipped {len(bad)} unreadable image file"
+                      f"{'s' if len(bad) > 1 else ''} in {base}: {_list_unreadable(bad)}",
+                      UserWarning, stacklevel=3)
+    shapes = sorted({a.shape[:2] for a in xs})
     if len(shapes) > 1:
-        raise ValueError(f"{name}: images have different sizes {sorted(shapes)[:3]}...; "
-                         "pass size=... to resize them")
+        listed = ", ".join(f"{w}x{h}" for h, w in shapes[:3])
+        raise ValueError(f"{name}: images have different sizes ({listed}"
+                         f"{', ...' if len(shapes) > 3 else ''}); pass image_size=... to "
+                         "load_dataset to resize them")
     x = np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    meta = {"path": str(base)}
+    if bad:
+        meta["skipped"] = bad
     return ClusterData(name, x, np.asarray(ys, dtype=np.int64), n_clusters or len(classes),
-                       classes, "image", {"path": str(base)})
+                       classes, "image", meta)
 
 
 for _name, _folder, _k, _size, _desc in [
@@ -375,8 +396,6 @@ for _name, (_k, _desc) in TEXT_CORPORA.items():
 
 
 def _text_corpus(name: str, root: Path, split: str) -> ClusterData:
-    from .text import read_labelled_texts
-
     path = root / "text" / f"{name}.tsv"
     if not path.is_file():
         raise _missing(name, root, [f"text/{name}.tsv  (one 'label<TAB>text' per line)"])
@@ -423,6 +442,7 @@ def load_dataset(
     download: bool | None = None,
     n_samples: int | None = None,
     seed: int = 0,
+    image_size: int | None = None,
 ) -> ClusterData:
     """Load a data set by registered name, or from a path.
 
@@ -430,22 +450,25 @@ def load_dataset(
     ``label<TAB>text`` lines (or plain lines of unlabelled text), or an ImageFolder directory.
     ``split`` is ``train``, ``test`` or ``all`` (train + test merged). ``n_samples`` draws a
     reproducible random subset. ``download`` defaults to True unless ``DCTEACH_OFFLINE=1``.
+    ``image_size`` resizes the images of an ImageFolder directory to ``image_size`` square
+    (needed when they differ in size); registered data sets have fixed sizes.
     """
     _check_split(split)
     if download is None:
         download = os.environ.get("DCTEACH_OFFLINE", "0") not in ("1", "true", "yes")
     key = name.lower()
+    p = Path(name).expanduser()
+    if image_size is not None and (key in DATASETS or not p.is_dir()):
+        raise ValueError(f"image_size applies to an ImageFolder directory given by path, "
+                         f"not to {name!r}")
     if key in DATASETS:
         r = data_root(root)
         data = DATASETS[key].loader(r, split, download)
     else:
-        p = Path(name).expanduser()
         if p.is_file():
-            from .text import read_labelled_texts
-
             data = read_labelled_texts(p)
         elif p.is_dir():
-            data = _imagefolder_split(p.name, p, split)
+            data = _imagefolder_split(p.name or p.resolve().name, p, split, size=image_size)
         else:
             raise ValueError(
                 f"Unknown data set {name!r}: not a registered name and no such file or folder.\n"

@@ -2,10 +2,10 @@
 
 import importlib
 
-from .base import METHODS, ClusterMethod, get_method, make_config, register
+from .base import METHODS, ClusterMethod, ConfigError, get_method, make_config, register
 
 # Modules that register methods; later method families add themselves here.
-_METHOD_MODULES = ["classical", "text", "dec"]
+_METHOD_MODULES = ["classical", "dec", "sccl", "scan"]
 
 
 def _load_all() -> None:
@@ -13,4 +13,4 @@ def _load_all() -> None:
         importlib.import_module(f"{__name__}.{mod}")
 
 
-__all__ = ["METHODS", "ClusterMethod", "get_method", "make_config", "register"]
+__all__ = ["METHODS", "ClusterMethod", "ConfigError", "get_method", "make_config", "register"]

@@ -1,30 +1,50 @@
-"""The shape every method shares: a config dataclass, named presets and the
-scikit-learn estimator interface (``fit`` / ``predict`` / ``fit_predict`` / ``transform`` /
-``labels_``), plus a registry the CLI reads.
+"""The shape every method shares: a config dataclass, named presets, the scikit-learn
+estimator interface and a registry the CLI reads.
 
 A method subclasses :class:`ClusterMethod`, sets ``name``, ``Config`` and ``presets`` and
-implements ``_fit(X, y_monitor)``; ``y`` passed to ``fit`` is used only to log metrics while
-training (never as a training signal).
+implements ``_fit(X, y)``; ``y`` passed to ``fit`` is used only to log metrics while training
+(never as a training signal)::
 
     @register
     class DEC(ClusterMethod):
         name = "dec"
         Config = DECConfig
-        presets = {"quick": {...}, "paper": {...}, "fast": {...}}
+        presets = {"quick": {...}, "fast": {...}, "paper": {...}}
+
+Three separate axes: *presets* are compute budgets (``quick``: seconds to minutes on a CPU;
+``fast``: best time to accuracy; ``paper``: the paper's settings); *variants* are registered
+names (with their own ``defaults``); *dataset facts* come from the data registry.
+
+The estimator follows scikit-learn's rules: ``__init__`` only stores its arguments — the
+run settings (``n_clusters``, ``preset``, ``seed``, …) and every field of ``Config`` as a
+keyword (``None`` = take it from the preset) — so ``get_params``, ``set_params`` and
+``sklearn.base.clone`` work. ``fit`` builds the configuration
+(Config defaults < variant ``defaults`` < preset < options given) into ``config_`` and
+validates it (:func:`validate_config`) before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import types
+import typing
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from ..engine import TrainingRun, pick_device, seed_everything
 
-__all__ = ["ClusterMethod", "METHODS", "register", "get_method", "make_config"]
+__all__ = ["ClusterMethod", "METHODS", "register", "get_method", "make_config", "option",
+           "validate_config", "parse_option", "ConfigError"]
 
 METHODS: dict[str, type[ClusterMethod]] = {}
+RUN_PARAMS = ("n_clusters", "preset", "device", "seed", "out_dir", "resume", "verbose")
+
+
+class ConfigError(ValueError):
+    """A configuration value has the wrong type or is out of range."""
 
 
 def register(cls: type[ClusterMethod]) -> type[ClusterMethod]:
@@ -44,55 +64,222 @@ def get_method(name: str) -> type[ClusterMethod]:
                          ) from None
 
 
-def make_config(config_cls, presets: dict[str, dict], preset: str, overrides: dict):
-    """Config dataclass from defaults < preset < overrides, with clear errors."""
+# ------------------------------------------------------------------------------------------
+# declarative options: type from the annotation, range/choices from the field's metadata
+# ------------------------------------------------------------------------------------------
+def option(default, *, low: float | None = None, high: float | None = None,
+           low_open: bool = False, choices: tuple | None = None, help: str = ""):
+    """A config field with a declared range (``low`` ≤ value ≤ ``high``; ``low_open``: >)
+    or a set of ``choices``, checked by :func:`validate_config`."""
+    meta = {"low": low, "high": high, "low_open": low_open, "choices": choices, "help": help}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _field_types(config_cls) -> dict[str, Any]:
+    return typing.get_type_hints(config_cls)
+
+
+def _type_name(tp) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    return {int: "an integer", float: "a number", bool: "true/false", str: "a string",
+            tuple: "a comma-separated list", type(None): "none"}.get(tp, getattr(tp, "__name__",
+                                                                              str(tp)))
+
+
+def _matches(value, tp) -> bool:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is bool:
+        return isinstance(value, (bool, np.bool_))
+    if tp is int:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if tp is float:
+        return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+            value, (bool, np.bool_))
+    if tp is tuple:
+        return isinstance(value, (tuple, list))
+    if tp is str:
+        return isinstance(value, str)
+    return True
+
+
+def validate_config(config) -> None:
+    """Check every field of a config dataclass against its annotated type and declared
+    range/choices; raise :class:`ConfigError` naming the field, what it accepts and what it
+    got."""
+    name = type(config).__name__
+    hints = _field_types(type(config))
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        tp = hints.get(f.name)
+        if tp is not None and not _matches(value, tp):
+            raise ConfigError(f"option {f.name!r} of {name} must be {_type_name(tp)}, "
+                              f"got {value!r}")
+        meta = f.metadata
+        if value is None or not meta:
+            continue
+        if meta.get("choices") is not None and value not in meta["choices"]:
+            raise ConfigError(f"option {f.name!r} of {name} must be one of "
+                              f"{', '.join(map(repr, meta['choices']))}; got {value!r}")
+        low, high = meta.get("low"), meta.get("high")
+        if low is not None and (value <= low if meta.get("low_open") else value < low):
+            rel = ">" if meta.get("low_open") else "≥"
+            raise ConfigError(f"option {f.name!r} of {name} must be {rel} {low}, got {value!r}")
+        if high is not None and value > high:
+            raise ConfigError(f"option {f.name!r} of {name} must be ≤ {high}, got {value!r}")
+
+
+def parse_option(config_cls, key: str, text: str):
+    """Turn the command-line text of option ``key`` into the field's type (for ``--set``)."""
+    hints = _field_types(config_cls)
+    if key not in hints:
+        raise ConfigError(f"unknown option {key!r} for {config_cls.__name__}; valid: "
+                          f"{', '.join(sorted(hints))}")
+    tp = hints[key]
+    args = (typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType)
+            else (tp,))
+    low = text.strip().lower()
+    if type(None) in args and low in ("none", "null", ""):
+        return None
+    for a in args:
+        try:
+            if a is bool:
+                if low in ("true", "1", "yes", "on"):
+                    return True
+                if low in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError
+            if a is tuple:
+                parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
+                return tuple(_scalar(p.strip()) for p in parts)
+            if a in (int, float, str):
+                return a(text)
+        except ValueError:
+            continue
+    raise ConfigError(f"option {key!r} of {config_cls.__name__} expects {_type_name(tp)}, "
+                      f"got {text!r}")
+
+
+def _scalar(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def make_config(config_cls, presets: dict[str, dict], preset: str, overrides: dict,
+                defaults: dict | None = None):
+    """Config dataclass from Config defaults < ``defaults`` < preset < ``overrides`` (None
+    values in ``overrides`` mean "not given"), validated."""
     if preset not in presets:
-        raise ValueError(f"unknown preset {preset!r}; available: {', '.join(presets)}")
+        raise ConfigError(f"unknown preset {preset!r}; available: {', '.join(presets)}")
     fields = {f.name for f in dataclasses.fields(config_cls)}
-    values = dict(presets[preset])
     unknown = set(overrides) - fields
     if unknown:
-        raise ValueError(f"unknown option(s) {sorted(unknown)} for {config_cls.__name__}; "
-                         f"valid: {sorted(fields)}")
+        raise ConfigError(f"unknown option(s) {sorted(unknown)} for {config_cls.__name__}; "
+                          f"valid: {sorted(fields)}")
+    values = dict(defaults or {})
+    values.update(presets[preset])
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return config_cls(**values)
+    config = config_cls(**values)
+    validate_config(config)
+    return config
 
 
-class ClusterMethod:
+# ------------------------------------------------------------------------------------------
+# the estimator
+# ------------------------------------------------------------------------------------------
+def _make_init(config_cls):
+    """An ``__init__`` that stores the run settings and every config field, with a real
+    signature (scikit-learn reads parameter names from it)."""
+    option_names = [f.name for f in dataclasses.fields(config_cls)]
+
+    def __init__(self, n_clusters=None, preset="quick", device=None, seed=0, out_dir=None,
+                 resume=False, verbose=True, **options):
+        unknown = set(options) - set(option_names)
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unknown option(s) {sorted(unknown)};"
+                            f" valid: {', '.join(option_names)}")
+        self.n_clusters = n_clusters
+        self.preset = preset
+        self.device = device
+        self.seed = seed
+        self.out_dir = out_dir
+        self.resume = resume
+        self.verbose = verbose
+        for name in option_names:
+            setattr(self, name, options.get(name))
+
+    base = list(inspect.signature(__init__).parameters.values())[:-1]
+    extra = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None)
+             for n in option_names]
+    __init__.__signature__ = inspect.Signature(base + extra)
+    return __init__
+
+
+class ClusterMethod(ClusterMixin, BaseEstimator):
     """Base class of every clustering method in :mod:`dcteach.methods`."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     presets: ClassVar[dict[str, dict]] = {"quick": {}}
+    defaults: ClassVar[dict] = {}  # a registered variant's settings, under the presets
     input_kind: ClassVar[str] = "vector"  # "vector" (also flattened images), "image", "text"
 
-    def __init__(self, n_clusters: int | None = None, preset: str = "quick",
-                 device: str | None = None, seed: int = 0, out_dir=None, resume: bool = False,
-                 verbose: bool = True, **overrides: Any):
-        self.n_clusters = n_clusters
-        self.preset = preset
-        self.seed = seed
-        self.device = device
-        self.out_dir = out_dir
-        self.resume = resume
-        self.verbose = verbose
-        self.config = make_config(self.Config, self.presets, preset, overrides)
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "Config" in cls.__dict__ or "__init__" not in cls.__dict__:
+            cls.__init__ = _make_init(cls.Config)
+
+    # -- configuration -----------------------------------------------------------------
+    @classmethod
+    def option_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls.Config)]
+
+    def _options(self) -> dict:
+        return {n: getattr(self, n, None) for n in self.option_names()}
+
+    def build_config(self):
+        """The validated config this estimator would fit with (see :func:`make_config`)."""
+        return make_config(self.Config, self.presets, self.preset, self._options(),
+                           self.defaults)
+
+    @property
+    def config(self):
+        """``config_`` after ``fit``, else the config ``fit`` would build."""
+        return self.__dict__.get("config_") or self.build_config()
+
+    def _check_run_params(self, X, y) -> None:
+        k = self.n_clusters
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ConfigError(f"n_clusters must be a positive integer, got {k!r}")
+        if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if y is not None and len(y) != len(X):
+            raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+        if len(X) < 2:
+            raise ValueError(f"need at least 2 samples to cluster, got {len(X)}")
+        if len(X) < k:
+            raise ValueError(f"n_samples={len(X)} should be >= n_clusters={k}")
 
     # -- interface ----------------------------------------------------------------
     def fit(self, X, y=None):
         """Cluster ``X``; ``y`` (optional) is only used to log ACC/NMI/ARI during training."""
-        if self.n_clusters is None or int(self.n_clusters) < 1:
-            raise ValueError("n_clusters must be a positive integer")
-        if y is not None and len(y) != len(X):
-            raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
-        seed_everything(self.seed)
+        self.config_ = self.build_config()
+        self._check_run_params(X, y)
+        seed_everything(int(self.seed))
         self.device_ = pick_device(self.device)
         self.run_ = TrainingRun(self.out_dir, self.resume, self.verbose)
         self._fit(X, None if y is None else np.asarray(y))
         return self
 
-    def fit_predict(self, X, y=None) -> np.ndarray:
+    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
         return self.fit(X, y).labels_
 
     def predict(self, X) -> np.ndarray:
@@ -115,6 +302,3 @@ class ClusterMethod:
 
             values.update(evaluate(y, labels))
         return self.run_.log(phase, epoch, **values)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_clusters={self.n_clusters}, preset={self.preset!r})"

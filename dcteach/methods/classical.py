@@ -1,13 +1,24 @@
-"""Classical baselines as CLI methods: ``kmeans`` and ``spectral`` on (flattened) inputs."""
+"""Classical baselines as CLI methods: ``kmeans`` and ``spectral`` on (flattened) inputs, and
+``text-kmeans`` — the same k-means on text features (lecture 08's baseline).
+
+``text-kmeans-hybrid`` is a registered variant: MiniLM ⊕ 0.7·LSA features, each averaged with
+its 20 nearest neighbours, best of 50 k-means restarts by inertia (the kit's best text
+method; the choice uses the unsupervised objective only, never the labels). Other text
+features are an option: ``--set embedding=tfidf`` (sparse), ``lsa``, ``minilm+lsa``; and
+``--set smooth_neighbours=20`` averages any dense features with their neighbours first.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
-from ..cluster import KMeans, SpectralClustering
-from .base import ClusterMethod, register
+from ..cluster import KMeans, SpectralClustering, mine_neighbours, smooth_features
+from .base import ClusterMethod, option, register
+from .inputs import TextFeatureConfig, TextInput
 
 
 def _flat(X) -> np.ndarray:
@@ -19,10 +30,10 @@ def _flat(X) -> np.ndarray:
 
 @dataclass
 class KMeansConfig:
-    n_init: int = 10
-    max_iter: int = 300
-    tol: float = 1e-4
-    init: str = "k-means++"
+    n_init: int = option(10, low=1)
+    max_iter: int = option(300, low=1)
+    tol: float = option(1e-4, low=0.0)
+    init: str = option("k-means++", choices=("k-means++", "random"))
 
 
 @register
@@ -36,7 +47,7 @@ class KMeansMethod(ClusterMethod):
 
     def _fit(self, X, y):
         x = _flat(X)
-        c = self.config
+        c = self.config_
         best: dict = {}  # checkpointed: best centres and inertia so far
         for restart in self.run_.epochs("restarts", c.n_init, state=best):
             km = KMeans(self.n_clusters, n_init=1, max_iter=c.max_iter, tol=c.tol, init=c.init,
@@ -60,10 +71,10 @@ class KMeansMethod(ClusterMethod):
 
 @dataclass
 class SpectralConfig:
-    affinity: str = "knn"
-    n_neighbors: int = 10
-    gamma: float | None = None
-    n_init: int = 10
+    affinity: str = option("knn", choices=("knn", "rbf"))
+    n_neighbors: int = option(10, low=1)
+    gamma: float | None = option(None, low=0.0, low_open=True)
+    n_init: int = option(10, low=1)
 
 
 @register
@@ -76,7 +87,7 @@ class SpectralMethod(ClusterMethod):
     presets = {"quick": {}, "paper": {}, "fast": {}}
 
     def _fit(self, X, y):
-        c = self.config
+        c = self.config_
         sc = SpectralClustering(self.n_clusters, c.affinity, c.n_neighbors, c.gamma, c.n_init,
                                 self.seed).fit(_flat(X))
         self.labels_ = sc.labels_
@@ -85,3 +96,54 @@ class SpectralMethod(ClusterMethod):
 
     def transform(self, X) -> np.ndarray:
         return self.embedding_
+
+
+@dataclass
+class TextKMeansConfig(KMeansConfig, TextFeatureConfig):
+    smooth_neighbours: int = option(0, low=0)  # > 0: average each embedding with its k-NN
+
+
+@register
+class TextKMeans(TextInput, ClusterMethod):
+    """k-means on text features: the baseline every text method must beat."""
+
+    name = "text-kmeans"
+    description = "k-means on MiniLM sentence embeddings (or TF-IDF / LSA: --set embedding=tfidf)"
+    Config = TextKMeansConfig
+    presets = {"quick": {}, "fast": {}, "paper": {}}
+
+    def _fit(self, X, y):
+        c = self.config_
+        feats = self._features(X)
+        if c.smooth_neighbours > 0 and not hasattr(feats, "toarray"):
+            x = F.normalize(torch.as_tensor(feats, device=self.device_), dim=1)
+            feats = smooth_features(x, mine_neighbours(x, c.smooth_neighbours),
+                                    c.smooth_neighbours).cpu().numpy()
+        self.embedding_ = feats
+        if hasattr(feats, "toarray"):  # sparse TF-IDF: scikit-learn's k-means handles CSR
+            from sklearn.cluster import KMeans as SKMeans
+
+            km = SKMeans(self.n_clusters, n_init=c.n_init, max_iter=c.max_iter,
+                         random_state=self.seed).fit(feats)
+        else:
+            km = KMeans(self.n_clusters, n_init=c.n_init, max_iter=c.max_iter,
+                        random_state=self.seed, device=self.device_).fit(feats)
+        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
+        self.cluster_centers_ = km.cluster_centers_
+        self._log("kmeans", 0, y, self.labels_)
+
+    def transform(self, X) -> np.ndarray:
+        """The features k-means clustered (before smoothing, for new texts)."""
+        feats = self._features(X)
+        return feats.toarray() if hasattr(feats, "toarray") else np.asarray(feats)
+
+
+@register
+class TextKMeansHybrid(TextKMeans):
+    """``text-kmeans`` on ``z_i = normalize(x_i + Σ_{j ∈ kNN₂₀(i)} x_j)`` with
+    ``x_i = [m_i ; 0.7 · l_i]`` (unit MiniLM and unit LSA rows), best of 50 restarts: with 10,
+    k-means on AgNews sometimes stops in a worse local optimum (ACC 78.8 instead of 84.5)."""
+
+    name = "text-kmeans-hybrid"
+    description = "k-means on neighbour-smoothed MiniLM + LSA features, 50 restarts"
+    defaults = {"embedding": "minilm+lsa", "smooth_neighbours": 20, "n_init": 50}

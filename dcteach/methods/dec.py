@@ -40,87 +40,96 @@ import torch
 from torch import nn
 
 from ..augment import random_affine
-from ..cluster import KMeans
-from ..engine import autocast
+from ..cluster import KMeans, pairwise_sq_dists
 from ..losses import (
     dcn_kmeans_loss,
     dcn_update_centers,
     dec_kl,
-    pairwise_sq_distances,
     reconstruction_loss,
-    soft_assignment,
     target_distribution,
 )
-from ..models import (
-    build_autoencoder,
-    embed,
-    make_optimizer,
-    pretrain_autoencoder,
-    pretrain_layerwise,
-)
-from .base import ClusterMethod, register
+from ..nn import ClusteringLayer, build_autoencoder
+from ..pretext import embed, pretrain_autoencoder, pretrain_layerwise
+from ..train import Trainer, cyclic_minibatches, minibatches
+from .base import ClusterMethod, option, register
+from .inputs import TextFeatureConfig, TextInput
 
 __all__ = ["AEConfig", "DECConfig", "IDECConfig", "DCNConfig", "AEKMeans", "DEC", "IDEC",
-           "DCN", "ClusteringLayer"]
+           "DCN", "TextDEC", "TextIDEC", "ClusteringLayer"]
 
 
 # ------------------------------------------------------------------------------------------
 # configs and presets
 # ------------------------------------------------------------------------------------------
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
 @dataclass
 class AEConfig:
     """Autoencoder and its pretraining (shared by the whole family)."""
 
-    arch: str = "mlp"                    # "mlp" (d-500-500-2000-10) or "conv"
+    arch: str = option("mlp", choices=("mlp", "conv"))  # d-500-500-2000-10 MLP or conv AE
     hidden: tuple = (500, 500, 2000)     # MLP hidden widths
-    latent_dim: int = 10
-    pretrain: str = "end-to-end"         # or "layerwise" (greedy denoising, then fine-tune)
-    pretrain_epochs: int = 50            # end-to-end epochs (= fine-tuning after layer-wise)
-    layerwise_epochs: int = 0            # epochs per layer pair when pretrain="layerwise"
-    dropout: float = 0.2                 # layer-wise denoising dropout
-    pretrain_optimizer: str = "adam"
-    pretrain_lr: float = 1e-3
-    pretrain_batch_size: int = 256
-    pretrain_lr_decay_every: int = 0     # epochs; lr /10 each time (0: constant)
-    kmeans_n_init: int = 20
-    input_scale: float = 1.0             # multiply inputs (Caffe DEC used 0.02 on MNIST)
+    latent_dim: int = option(10, low=1)
+    # "end-to-end", or "layerwise" (greedy denoising per layer pair, then fine-tuning)
+    pretrain: str = option("end-to-end", choices=("end-to-end", "layerwise"))
+    pretrain_epochs: int = option(50, low=0)  # end-to-end epochs (= fine-tuning after layer-wise)
+    layerwise_epochs: int = option(0, low=0)  # epochs per layer pair when pretrain="layerwise"
+    dropout: float = option(0.2, low=0.0, high=0.99)  # layer-wise denoising dropout
+    pretrain_optimizer: str = option("adam", choices=_OPTIMIZERS)
+    pretrain_lr: float = option(1e-3, low=0.0, low_open=True)
+    pretrain_batch_size: int = option(256, low=1)
+    pretrain_lr_decay_every: int = option(0, low=0)  # epochs; lr /10 each time (0: constant)
+    kmeans_n_init: int = option(20, low=1)
+    input_scale: float = option(1.0, low=0.0, low_open=True)  # Caffe DEC used 0.02 on MNIST
     amp: bool = True                     # mixed precision: CUDA, or bf16 on CPUs that have it
     augment: bool = False                # DEC-DA: random shift/rotation of image mini-batches
-    augment_shift: float = 0.1           #   up to this fraction of the width/height
-    augment_rotation: float = 10.0       #   up to this many degrees
-    augment_clustering: bool = True      #   augment in the clustering phase too (not only
-                                         #   in pretraining)
+    augment_shift: float = option(0.1, low=0.0, high=1.0)  # up to this fraction of the size
+    augment_rotation: float = option(10.0, low=0.0, high=180.0)  # up to this many degrees
+    augment_clustering: bool = True      # augment in the clustering phase too (not only
+                                         # in pretraining)
 
 
 @dataclass
 class DECConfig(AEConfig):
     """DEC clustering phase."""
 
-    alpha: float = 1.0                   # Student-t degrees of freedom
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 256
-    update_interval: int = 140           # T: iterations between target refreshes
-    max_iter: int = 20000
-    tol: float = 0.001                   # stop when < tol of the labels change
+    alpha: float = option(1.0, low=0.0, low_open=True)  # Student-t degrees of freedom
+    optimizer: str = option("sgd", choices=_OPTIMIZERS)
+    lr: float = option(0.01, low=0.0, low_open=True)
+    momentum: float = option(0.9, low=0.0, high=1.0)
+    batch_size: int = option(256, low=1)
+    update_interval: int = option(140, low=1)  # T: iterations between target refreshes
+    max_iter: int = option(20000, low=1)
+    tol: float = option(0.001, low=0.0, high=1.0)  # stop when < tol of the labels change
 
 
 @dataclass
 class IDECConfig(DECConfig):
-    gamma: float = 0.1                   # weight of the clustering (KL) term
+    # γ weights the clustering term: loss = γ·KL(P‖Q) + mean squared reconstruction error
+    gamma: float = option(0.1, low=0.0)
 
 
 @dataclass
 class DCNConfig(AEConfig):
-    lam: float = 1.0                     # λ, weight of the k-means-friendly term
-    optimizer: str = "adam"
-    lr: float = 1e-4
-    momentum: float = 0.9
-    batch_size: int = 256
-    epochs: int = 50
-    count_init: float = 100.0            # initial per-cluster counts of the online update
-    tol: float = 0.001                   # stop when < tol of the labels change in an epoch
+    lam: float = option(1.0, low=0.0)    # λ, weight of the k-means-friendly term
+    optimizer: str = option("adam", choices=_OPTIMIZERS)
+    lr: float = option(1e-4, low=0.0, low_open=True)
+    momentum: float = option(0.9, low=0.0, high=1.0)
+    batch_size: int = option(256, low=1)
+    epochs: int = option(50, low=0)
+    count_init: float = option(100.0, low=0.0, low_open=True)  # initial counts of the update
+    tol: float = option(0.001, low=0.0, high=1.0)  # stop when < tol of the labels change
+
+
+@dataclass
+class TextDECConfig(DECConfig, TextFeatureConfig):
+    """DEC on text features."""
+
+
+@dataclass
+class TextIDECConfig(IDECConfig, TextFeatureConfig):
+    """IDEC on text features."""
 
 
 _ITERS_PER_EPOCH_MNIST = 70000 / 256
@@ -170,16 +179,16 @@ DCN_PRESETS = {
 # ------------------------------------------------------------------------------------------
 # shared pipeline
 # ------------------------------------------------------------------------------------------
-class ClusteringLayer(nn.Module):
-    """Trainable centres ``μ`` (k, d); ``forward(z)`` gives DEC's soft assignment q."""
-
-    def __init__(self, centers, alpha: float = 1.0):
-        super().__init__()
-        self.centers = nn.Parameter(torch.as_tensor(np.asarray(centers), dtype=torch.float32))
-        self.alpha = alpha
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return soft_assignment(z.float(), self.centers, self.alpha)
+# text: the same methods on standardised sentence embeddings (an autoencoder wants O(1)
+# inputs; unit-length MiniLM rows have tiny coordinates), Adam in both phases
+_TEXT = dict(standardize=True, pretrain="end-to-end", pretrain_optimizer="adam",
+             pretrain_lr=1e-3, pretrain_batch_size=256, optimizer="adam", lr=1e-3,
+             batch_size=256, update_interval=140, kmeans_n_init=20)
+TEXT_DEC_PRESETS = {
+    "quick": dict(_TEXT, pretrain_epochs=30, max_iter=1400),
+    "fast": dict(_TEXT, pretrain_epochs=15, max_iter=700),
+    "paper": dict(_TEXT, pretrain_epochs=100, max_iter=20000),
+}
 
 
 class _AutoencoderMethod(ClusterMethod):
@@ -189,22 +198,31 @@ class _AutoencoderMethod(ClusterMethod):
     Config = AEConfig
 
     # -- data and autoencoder -------------------------------------------------------------
-    def _tensor(self, X) -> torch.Tensor:
+    def _input(self, X, fitting: bool = False) -> torch.Tensor:
+        """``X`` as a float32 tensor on the device: flattened for the MLP, (n, C, H, W) for
+        the conv AE; the image shape is remembered for augmentation."""
         x = torch.as_tensor(np.asarray(X, dtype=np.float32))
         if x.ndim < 2:
             raise ValueError(f"X must have shape (n_samples, ...), got {tuple(x.shape)}")
-        if x.ndim in (3, 4):  # images, (n, H, W) or (n, C, H, W): remembered for augment
+        if not torch.isfinite(x).all():
+            raise ValueError("X contains NaN or infinity")
+        if x.ndim in (3, 4) and fitting:  # images, (n, H, W) or (n, C, H, W)
             self.image_shape_ = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
-        if self.config.arch == "mlp":
+        if fitting:
+            self.n_features_in_ = int(x[0].numel())
+        elif x[0].numel() != self.n_features_in_:
+            raise ValueError(f"X has {x[0].numel()} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input")
+        if self.config_.arch == "mlp":
             x = x.reshape(len(x), -1)
         elif x.ndim == 3:  # (n, H, W) grey images
             x = x[:, None]
-        return (x * self.config.input_scale).to(self.device_)
+        return (x * self.config_.input_scale).to(self.device_)
 
     def _augment(self, xb: torch.Tensor, clustering: bool = False) -> torch.Tensor:
         """DEC-DA's random shift and rotation of a mini-batch (identity if not ``augment``,
         or in the clustering phase if not ``augment_clustering``)."""
-        c = self.config
+        c = self.config_
         if not c.augment or (clustering and not c.augment_clustering):
             return xb
         return random_affine(xb, self.image_shape_, c.augment_shift, c.augment_rotation)
@@ -212,14 +230,14 @@ class _AutoencoderMethod(ClusterMethod):
     def _check_augment(self) -> None:
         """Shifts and rotations need images: on flat feature vectors ``augment`` (on in the
         ``fast`` preset) is switched off with a warning."""
-        if self.config.augment and not hasattr(self, "image_shape_"):
+        if self.config_.augment and not hasattr(self, "image_shape_"):
             warnings.warn("augment=True needs image inputs of shape (n, H, W) or (n, C, H, W); "
                           "these are flat feature vectors, so training runs without "
                           "augmentation (set augment=False to silence this)", stacklevel=3)
-            self.config.augment = False
+            self.config_.augment = False
 
-    def _pretrained_autoencoder(self, x: torch.Tensor, y) -> nn.Module:
-        c = self.config
+    def _pretrained_autoencoder(self, x: torch.Tensor) -> nn.Module:
+        c = self.config_
         self._check_augment()
         ae = build_autoencoder(c.arch, tuple(x.shape[1:]), c.hidden, c.latent_dim)
         ae = ae.to(self.device_)
@@ -230,8 +248,6 @@ class _AutoencoderMethod(ClusterMethod):
                                run=self.run_, amp=c.amp,
                                lr_decay_every=c.pretrain_lr_decay_every,
                                log=lambda ph, e, loss: self._log(ph, e, loss=loss))
-        elif c.pretrain != "end-to-end":
-            raise ValueError(f"pretrain must be 'end-to-end' or 'layerwise', got {c.pretrain!r}")
         pretrain_autoencoder(ae, x, c.pretrain_epochs, c.pretrain_batch_size,
                              c.pretrain_optimizer, c.pretrain_lr, run=self.run_,
                              phase="pretrain", amp=c.amp,
@@ -242,14 +258,14 @@ class _AutoencoderMethod(ClusterMethod):
 
     def _pretrain_and_initialise(self, x: torch.Tensor, y) -> tuple[nn.Module, dict]:
         """Steps 1 and 2 of the pipeline: pretrained autoencoder, k-means on its embedding."""
-        ae = self._pretrained_autoencoder(x, y)
-        return ae, self._kmeans_init(embed(ae, x, amp=self.config.amp), y)
+        ae = self._pretrained_autoencoder(x)
+        return ae, self._kmeans_init(embed(ae, x, amp=self.config_.amp), y)
 
     def _kmeans_init(self, z: torch.Tensor, y) -> dict:
         """k-means on the embeddings (checkpointed as a one-epoch phase)."""
         km_state: dict = {}
         for _ in self.run_.epochs("kmeans", 1, state=km_state):
-            km = KMeans(self.n_clusters, n_init=self.config.kmeans_n_init,
+            km = KMeans(self.n_clusters, n_init=self.config_.kmeans_n_init,
                         random_state=self.seed, device=self.device_).fit(z)
             km_state.update(centers=km.cluster_centers_, labels=km.labels_,
                             inertia=km.inertia_)
@@ -261,24 +277,20 @@ class _AutoencoderMethod(ClusterMethod):
     def transform(self, X) -> np.ndarray:
         """Embeddings ``f(x)`` of the trained encoder."""
         self._check_fitted()
-        return embed(self.autoencoder_, self._tensor(X), amp=self.config.amp).cpu().numpy()
+        return embed(self.autoencoder_, self._input(X), amp=self.config_.amp).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         """Nearest centre in the embedding (DEC/IDEC: the same as argmax q)."""
         self._check_fitted()
         z = torch.as_tensor(self.transform(X), device=self.device_)
         centers = torch.as_tensor(self.cluster_centers_, device=self.device_)
-        return pairwise_sq_distances(z, centers).argmin(1).cpu().numpy()
-
-    def _to_device(self, state: dict) -> None:
-        """Checkpoints load onto the CPU: move restored centre tensors back."""
-        for key in ("centers", "counts"):
-            if key in state:
-                state[key] = state[key].to(self.device_)
+        return pairwise_sq_dists(z, centers).argmin(1).cpu().numpy()
 
     def _check_fitted(self):
         if not hasattr(self, "cluster_centers_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(X) first")
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(X) first")
 
 
 @register
@@ -291,8 +303,7 @@ class AEKMeans(_AutoencoderMethod):
     presets = AE_PRESETS
 
     def _fit(self, X, y):
-        x = self._tensor(X)
-        ae, km = self._pretrain_and_initialise(x, y)
+        ae, km = self._pretrain_and_initialise(self._input(X, fitting=True), y)
         self.cluster_centers_ = np.asarray(km["centers"])
         self.labels_ = self.init_labels_
 
@@ -309,71 +320,54 @@ class DEC(_AutoencoderMethod):
     uses_reconstruction = False
 
     def _loss(self, ae, cluster, xb, pb):
-        c = self.config
-        with autocast(self.device_, c.amp):
-            if self.uses_reconstruction:
-                z, x_hat = ae(xb)
-            else:
-                z, x_hat = ae.encode(xb), None
-        q = cluster(z.float())
-        kl = dec_kl(pb, q)
-        if x_hat is None:
+        """KL(P‖Q) on a batch (DEC), or γ·KL(P‖Q) + reconstruction (IDEC)."""
+        if not self.uses_reconstruction:
+            kl = dec_kl(pb, cluster(ae.encode(xb)))
             return kl, {"kl": kl}
-        rec = reconstruction_loss(x_hat, xb)
-        return c.gamma * kl + rec, {"kl": kl, "rec": rec}
+        z, x_hat = ae(xb)
+        kl, rec = dec_kl(pb, cluster(z)), reconstruction_loss(x_hat, xb)
+        return self.config_.gamma * kl + rec, {"kl": kl, "rec": rec}
 
     def _fit(self, X, y):
-        c = self.config
-        x = self._tensor(X)
-        n = len(x)
-        ae, km = self._pretrain_and_initialise(x, y)
+        c = self.config_
+        x = self._input(X, fitting=True)
+        n, bs = len(x), min(c.batch_size, len(x))
+        ae, km = self._pretrain_and_initialise(x, y)                       # steps 1 and 2
         cluster = ClusteringLayer(km["centers"], c.alpha).to(self.device_)
-        params = list(ae.parameters() if self.uses_reconstruction else ae.encoder.parameters())
-        opt = make_optimizer(params + list(cluster.parameters()), c.optimizer, c.lr, c.momentum)
+        params = ae.parameters() if self.uses_reconstruction else ae.encoder.parameters()
+        trainer = Trainer([*params, *cluster.parameters()], c.optimizer, c.lr,
+                          momentum=c.momentum, device=self.device_, amp=c.amp)
         state = {"labels": torch.as_tensor(km["labels"]), "iteration": 0, "converged": False}
         n_rounds = max(1, math.ceil(c.max_iter / c.update_interval))
-        bs = min(c.batch_size, n)
         for rnd in self.run_.epochs("cluster", n_rounds, model=ae, cluster=cluster,
-                                    optimizer=opt, state=state):
-            # (1) targets from the whole data set (f_j is a data-set statistic)
-            q_all = cluster(embed(ae, x, amp=c.amp))
+                                    trainer=trainer, state=state):
+            q_all = cluster(embed(ae, x, amp=c.amp))     # (1) targets on the whole data set
             p_all = target_distribution(q_all)
             labels = q_all.argmax(1).cpu()
             changed = float((labels != state["labels"]).float().mean())
             state["labels"] = labels
-            # (2) stop criterion: fewer than tol of the labels changed since the last refresh
-            if rnd > 0 and changed < c.tol:
+            if rnd > 0 and changed < c.tol:              # (2) stop when few labels change
                 state["converged"] = True
                 self._log("cluster", rnd, y, labels.numpy(), changed=changed,
                           iteration=state["iteration"], converged=True)
                 break
-            # (3) T mini-batch steps towards the fixed target
-            perm = torch.randperm(n).to(self.device_)
-            totals: dict[str, float] = {}
-            for it in range(c.update_interval):
-                s = (it * bs) % n
-                idx = perm[s:s + bs]
-                xb = self._augment(x[idx], clustering=True)
-                loss, parts = self._loss(ae, cluster, xb, p_all[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                for k, v in parts.items():
-                    totals[k] = totals.get(k, 0.0) + float(v.detach()) / c.update_interval
+            batches = cyclic_minibatches(torch.randperm(n).to(self.device_), bs,
+                                         c.update_interval)
+            parts = trainer.run(                         # (3) T steps towards the fixed target
+                lambda idx, p=p_all: self._loss(ae, cluster, self._augment(x[idx], True), p[idx]),
+                batches)
             state["iteration"] += c.update_interval
             self._log("cluster", rnd, y, labels.numpy(), changed=changed,
-                      iteration=state["iteration"],
-                      cluster_sizes=np.bincount(labels.numpy(), minlength=self.n_clusters
-                                                ).tolist(), **totals)
+                      iteration=state["iteration"], cluster_sizes=np.bincount(
+                          labels.numpy(), minlength=self.n_clusters).tolist(), **parts)
         if state["converged"]:
             self.run_.finish("cluster")
-        q_all = cluster(embed(ae, x, amp=c.amp)).detach()
-        self.q_ = q_all.cpu().numpy()
+        self.clustering_layer_ = cluster
+        self.q_ = cluster(embed(ae, x, amp=c.amp)).detach().cpu().numpy()
         self.labels_ = self.q_.argmax(1)
         self.cluster_centers_ = cluster.centers.detach().cpu().numpy()
         self.n_iter_ = state["iteration"]
         self.converged_ = bool(state["converged"])
-        self.clustering_layer_ = cluster
 
     def predict_proba(self, X) -> np.ndarray:
         """Soft assignments q of new samples."""
@@ -403,45 +397,37 @@ class DCN(_AutoencoderMethod):
     Config = DCNConfig
     presets = DCN_PRESETS
 
+    def _step(self, ae, state, xb):
+        """Assign each sample to its nearest centre, take the loss
+        ``rec + λ·½‖f(x) − μ_s‖²``, then move the centres online (eq. 8)."""
+        z, x_hat = ae(xb)
+        z = z.float()
+        assign = pairwise_sq_dists(z.detach(), state["centers"]).argmin(1)
+        rec, km = reconstruction_loss(x_hat, xb), dcn_kmeans_loss(z, state["centers"], assign)
+        state["centers"], state["counts"] = dcn_update_centers(
+            z, state["centers"], state["counts"], assign)
+        return rec + self.config_.lam * km, {"rec": rec, "kmeans": km}
+
     def _fit(self, X, y):
-        c = self.config
-        x = self._tensor(X)
-        n = len(x)
+        c = self.config_
+        x = self._input(X, fitting=True)
         ae, km = self._pretrain_and_initialise(x, y)
-        opt = make_optimizer(ae.parameters(), c.optimizer, c.lr, c.momentum)
+        trainer = Trainer(ae.parameters(), c.optimizer, c.lr, momentum=c.momentum,
+                          device=self.device_, amp=c.amp)
         state = {"centers": torch.as_tensor(km["centers"], device=self.device_),
                  "counts": torch.full((self.n_clusters,), float(c.count_init),
                                       device=self.device_),
                  "labels": torch.as_tensor(km["labels"]), "converged": False}
-        bs = min(c.batch_size, n)
-        for epoch in self.run_.epochs("cluster", c.epochs, model=ae, optimizer=opt,
+        for epoch in self.run_.epochs("cluster", c.epochs, model=ae, trainer=trainer,
                                       state=state):
             self._to_device(state)
-            totals = {"rec": 0.0, "kmeans": 0.0}
-            n_batches = 0
-            for idx in torch.randperm(n).to(self.device_).split(bs):
-                xb = self._augment(x[idx], clustering=True)
-                with autocast(self.device_, c.amp):
-                    zb, x_hat = ae(xb)
-                zb = zb.float()
-                assign = pairwise_sq_distances(zb.detach(), state["centers"]).argmin(1)
-                rec = reconstruction_loss(x_hat, xb)
-                km_loss = dcn_kmeans_loss(zb, state["centers"], assign)
-                loss = rec + c.lam * km_loss
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                state["centers"], state["counts"] = dcn_update_centers(
-                    zb, state["centers"], state["counts"], assign)
-                totals["rec"] += float(rec.detach())
-                totals["kmeans"] += float(km_loss.detach())
-                n_batches += 1
+            parts = trainer.run(lambda idx: self._step(ae, state, self._augment(x[idx], True)),
+                                minibatches(len(x), min(c.batch_size, len(x)), self.device_))
             z = embed(ae, x, amp=c.amp)
-            labels = pairwise_sq_distances(z, state["centers"]).argmin(1).cpu()
+            labels = pairwise_sq_dists(z, state["centers"]).argmin(1).cpu()
             changed = float((labels != state["labels"]).float().mean())
             state["labels"] = labels
-            self._log("cluster", epoch, y, labels.numpy(), changed=changed,
-                      **{k: v / n_batches for k, v in totals.items()})
+            self._log("cluster", epoch, y, labels.numpy(), changed=changed, **parts)
             if changed < c.tol:
                 state["converged"] = True
                 break
@@ -451,3 +437,28 @@ class DCN(_AutoencoderMethod):
         self.cluster_centers_ = state["centers"].cpu().numpy()
         self.labels_ = state["labels"].numpy()
         self.converged_ = bool(state["converged"])
+
+    def _to_device(self, state: dict) -> None:
+        """Checkpoints load onto the CPU: move restored centre tensors back."""
+        for key in ("centers", "counts"):
+            state[key] = state[key].to(self.device_)
+
+
+@register
+class TextDEC(TextInput, DEC):
+    """DEC on sentence embeddings (standardised): the same algorithm, a text input."""
+
+    name = "text-dec"
+    description = "DEC on MiniLM sentence embeddings (the dec method on a text input)"
+    Config = TextDECConfig
+    presets = TEXT_DEC_PRESETS
+
+
+@register
+class TextIDEC(TextInput, IDEC):
+    """IDEC on sentence embeddings: γ·KL(P‖Q) + reconstruction, a text input."""
+
+    name = "text-idec"
+    description = "IDEC on MiniLM sentence embeddings (the idec method on a text input)"
+    Config = TextIDECConfig
+    presets = {k: dict(v, gamma=0.1) for k, v in TEXT_DEC_PRESETS.items()}

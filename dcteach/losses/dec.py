@@ -1,6 +1,4 @@
-"""Clustering losses as plain functions: one place to read them all.
-
-Autoencoder family (lecture 02):
+"""Losses of the DEC family (lecture 02).
 
 * :func:`soft_assignment` — DEC's Student-t kernel ``q_ij``.
 * :func:`target_distribution` — DEC's sharpened, frequency-normalised target ``p_ij``.
@@ -15,13 +13,18 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pairwise_sq_distances", "soft_assignment", "target_distribution", "dec_kl",
-           "reconstruction_loss", "dcn_kmeans_loss", "dcn_update_centers"]
+from ..cluster.kmeans import pairwise_sq_dists
+
+__all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
+           "dcn_kmeans_loss", "dcn_update_centers"]
 
 
-def pairwise_sq_distances(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """``‖z_i − μ_j‖²`` for every sample i and centre j, shape ``(n, k)``."""
-    return ((z[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+def _sq_dists(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """``‖z_i − μ_j‖²`` in at least float32, also inside a bf16/fp16 autocast region (the
+    Student-t kernel and the nearest-centre choice are sensitive to rounding)."""
+    dtype = torch.promote_types(torch.promote_types(z.dtype, centers.dtype), torch.float32)
+    with torch.autocast(z.device.type, enabled=False):
+        return pairwise_sq_dists(z.to(dtype), centers.to(dtype))
 
 
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0
@@ -33,7 +36,7 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0
     ``z``: ``(n, d)`` embeddings, ``centers``: ``(k, d)``; returns ``(n, k)``, rows sum to 1.
     α is the degrees of freedom of the Student-t kernel (1 in the paper).
     """
-    d2 = pairwise_sq_distances(z, centers)
+    d2 = _sq_dists(z, centers)
     log_kernel = -(alpha + 1.0) / 2.0 * torch.log1p(d2 / alpha)
     return torch.softmax(log_kernel, dim=1)  # normalisation over j, computed stably
 
@@ -81,7 +84,7 @@ def dcn_kmeans_loss(z: torch.Tensor, centers: torch.Tensor,
     """
     centers = centers.detach()
     if assignments is None:
-        assignments = pairwise_sq_distances(z.detach(), centers).argmin(1)
+        assignments = _sq_dists(z.detach(), centers).argmin(1)
     return 0.5 * ((z - centers[assignments]) ** 2).sum(1).mean()
 
 
@@ -99,7 +102,7 @@ def dcn_update_centers(z: torch.Tensor, centers: torch.Tensor, counts: torch.Ten
     """
     z = z.detach().to(centers.dtype)
     if assignments is None:
-        assignments = pairwise_sq_distances(z, centers).argmin(1)
+        assignments = _sq_dists(z, centers).argmin(1)
     k = centers.shape[0]
     m = torch.bincount(assignments, minlength=k).to(centers.dtype)
     sums = torch.zeros_like(centers).index_add_(0, assignments, z)

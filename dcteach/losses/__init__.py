@@ -1,0 +1,41 @@
+"""Every loss of the course as a plain function, grouped by idea. This page is the index.
+
+DEC family (:mod:`dcteach.losses.dec`, lecture 02)
+    :func:`soft_assignment`      Student-t kernel q_ij (DEC eq. 1)
+    :func:`target_distribution`  sharpened, frequency-normalised target p_ij (DEC eq. 3)
+    :func:`dec_kl`               KL(P ‖ Q), the DEC / IDEC clustering term (DEC eq. 2)
+    :func:`reconstruction_loss`  mean squared reconstruction error (IDEC, DCN)
+    :func:`dcn_kmeans_loss`      DCN's k-means-friendly term ½‖f(x) − M s‖²
+    :func:`dcn_update_centers`   DCN's online centroid update with counts (not a loss; kept
+                                 next to the term it belongs to)
+
+Contrastive (:mod:`dcteach.losses.contrastive`, lectures 04 and 08)
+    :func:`nt_xent`              NT-Xent / InfoNCE over a batch of view pairs (SimCLR, SCCL)
+
+Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
+    :func:`scan_loss`            SCAN: neighbour consistency − w · entropy of the mean prediction
+    :func:`confident_pseudo_labels`  self-labelling: which samples are confident enough
+    :func:`balanced_cross_entropy`   cross-entropy with class weights n / (k · count_c)
+
+Distances come from one place, :func:`dcteach.cluster.pairwise_sq_dists`.
+"""
+
+from .contrastive import nt_xent
+from .dec import (
+    dcn_kmeans_loss,
+    dcn_update_centers,
+    dec_kl,
+    reconstruction_loss,
+    soft_assignment,
+    target_distribution,
+)
+from .pseudo_label import (
+    balanced_cross_entropy,
+    class_balance_weights,
+    confident_pseudo_labels,
+    scan_loss,
+)
+
+__all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
+           "dcn_kmeans_loss", "dcn_update_centers", "nt_xent", "scan_loss",
+           "confident_pseudo_labels", "class_balance_weights", "balanced_cross_entropy"]

@@ -1,0 +1,125 @@
+"""Pretext training: learn a representation before clustering it.
+
+Autoencoder reconstruction (lecture 02), both ways the DEC family uses:
+
+* :func:`pretrain_autoencoder` — end-to-end: minimise ``mean ‖x − g(f(x))‖²`` over the whole
+  network (what DEC-keras and IDEC do); with ``augment``, on randomly transformed batches
+  (DEC-DA).
+* :func:`pretrain_layerwise` — DEC's original recipe: train each encoder/decoder layer pair
+  as a one-hidden-layer *denoising* autoencoder on the codes of the layers below
+  (dropout 0.2 on its input and on its hidden layer), then fine-tune the whole stack
+  end-to-end without dropout.
+
+Both hold the data as one tensor on the device and slice shuffled mini-batches from it (no
+DataLoader, no worker processes: on MNIST-sized data the fastest option on a CPU, and free on
+a GPU), and update through the one step loop, :class:`dcteach.train.Trainer`.
+:func:`embed` gives the embeddings of a trained autoencoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from .engine import TrainingRun
+from .losses.dec import reconstruction_loss
+from .nn.autoencoders import MLPAutoencoder
+from .train import Trainer, embed_all, minibatches
+
+__all__ = ["pretrain_autoencoder", "pretrain_layerwise", "embed"]
+
+
+def embed(ae: nn.Module, x: torch.Tensor, batch_size: int = 4096, amp: bool = False
+          ) -> torch.Tensor:
+    """Embeddings ``f(x)`` of every row of ``x`` (float32, on ``x``'s device)."""
+    return embed_all(ae.encode, x, batch_size, amp, modules=[ae])
+
+
+def _train_reconstruction(run: TrainingRun, phase: str, n_epochs: int, x: torch.Tensor,
+                          reconstruct: Callable[[torch.Tensor], torch.Tensor], params,
+                          optimizer: str, lr: float, momentum: float, lr_decay_every: int,
+                          batch_size: int, amp: bool, modules: dict,
+                          log: Callable[[int, float], None] | None,
+                          augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                          ) -> None:
+    """``n_epochs`` of ``mean ‖x_b − reconstruct(x_b)‖²`` over shuffled mini-batches ``x_b``
+    (``augment(x[idx])`` when given: input and target alike), one checkpoint per epoch.
+    ``modules`` (and the trainer) are what a resumed run restores."""
+    sched = ((lambda opt: torch.optim.lr_scheduler.StepLR(opt, lr_decay_every, 0.1))
+             if lr_decay_every else None)
+    trainer = Trainer(params, optimizer, lr, momentum=momentum, device=x.device, amp=amp,
+                      scheduler=sched)
+
+    def step(idx: torch.Tensor) -> torch.Tensor:
+        xb = x[idx] if augment is None else augment(x[idx])
+        return reconstruction_loss(reconstruct(xb), xb)
+
+    for epoch in run.epochs(phase, n_epochs, trainer=trainer, **modules):
+        parts = trainer.run(step, minibatches(len(x), batch_size, x.device))
+        trainer.end_epoch()
+        if log is not None:
+            log(epoch, parts["loss"])
+
+
+def pretrain_autoencoder(ae: nn.Module, x: torch.Tensor, epochs: int, batch_size: int = 256,
+                         optimizer: str = "adam", lr: float = 1e-3, momentum: float = 0.9,
+                         run: TrainingRun | None = None, phase: str = "pretrain",
+                         amp: bool = False, log: Callable[[int, float], None] | None = None,
+                         lr_decay_every: int = 0,
+                         augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+                         ) -> nn.Module:
+    """End-to-end reconstruction training, ``min mean ‖x − g(f(x))‖²``.
+
+    ``lr_decay_every`` > 0 divides the learning rate by 10 every that many epochs (DEC's SGD
+    schedule). ``augment`` trains on randomly transformed mini-batches instead (input and
+    target alike), e.g. :func:`dcteach.augment.random_affine` as in DEC-DA. With a
+    :class:`TrainingRun`, every epoch is checkpointed and resumable.
+    """
+    run = run or TrainingRun(None)
+    ae.train()
+    _train_reconstruction(run, phase, epochs, x, lambda xb: ae(xb)[1], ae.parameters(),
+                          optimizer, lr, momentum, lr_decay_every, batch_size, amp,
+                          {"model": ae}, log, augment)
+    return ae
+
+
+def pretrain_layerwise(ae: MLPAutoencoder, x: torch.Tensor, epochs_per_layer: int,
+                       batch_size: int = 256, optimizer: str = "sgd", lr: float = 0.1,
+                       momentum: float = 0.9, dropout: float = 0.2,
+                       run: TrainingRun | None = None, amp: bool = False,
+                       lr_decay_every: int = 0,
+                       log: Callable[[str, int, float], None] | None = None) -> MLPAutoencoder:
+    """Greedy layer-wise denoising pretraining (Vincent et al., 2010; as used by DEC).
+
+    Layer pair *i* is trained as the shallow autoencoder
+    ``h ↦ dec_i(drop(act(enc_i(drop(h)))))`` on ``h`` = the (clean) codes of layers
+    ``< i``, where ``drop`` is dropout with rate ``dropout``. The activation is ReLU except
+    on the embedding layer (linear) and the reconstruction of the input (linear). Afterwards
+    call :func:`pretrain_autoencoder` to fine-tune the whole stack.
+    """
+    if not isinstance(ae, MLPAutoencoder):
+        raise ValueError("layer-wise pretraining is defined for MLPAutoencoder only; "
+                         "use pretrain='end-to-end' for the convolutional autoencoder")
+    run = run or TrainingRun(None)
+    drop = nn.Dropout(dropout)
+    h = x.flatten(1)
+    pairs = ae.layers()
+    for i, (enc, dec) in enumerate(pairs):
+        act_hidden = nn.Identity() if i == len(pairs) - 1 else nn.ReLU()
+        act_out = nn.Identity() if i == 0 else nn.ReLU()
+        params = list(enc.parameters()) + list(dec.parameters())
+        phase = f"layerwise{i}"
+        drop.train()
+
+        def reconstruct(hb, enc=enc, dec=dec, act_hidden=act_hidden, act_out=act_out):
+            return act_out(dec(drop(act_hidden(enc(drop(hb))))))
+
+        _train_reconstruction(run, phase, epochs_per_layer, h, reconstruct, params, optimizer,
+                              lr, momentum, lr_decay_every, batch_size, amp,
+                              {"encoder_layer": enc, "decoder_layer": dec},
+                              None if log is None else (lambda e, v, ph=phase: log(ph, e, v)))
+        # clean codes for the next layer
+        h = embed_all(lambda hb, enc=enc, act=act_hidden: act(enc(hb)), h, 8192)
+    return ae

@@ -13,9 +13,20 @@ bounded and the work is one matrix product per block.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..engine import pick_device
 
@@ -36,11 +47,20 @@ def _as_tensor(X, device, dtype=torch.float32) -> torch.Tensor:
 
 def pairwise_sq_dists(x: torch.Tensor, centers: torch.Tensor, x_sq: torch.Tensor | None = None
                       ) -> torch.Tensor:
-    """‖x_i − μ_k‖² for all i, k (clamped at 0 against round-off)."""
-    if x_sq is None:
-        x_sq = (x * x).sum(1)
-    d = x_sq[:, None] - 2.0 * (x @ centers.T) + (centers * centers).sum(1)[None, :]
-    return d.clamp_min_(0.0)
+    """‖x_i − μ_k‖² = ‖x_i‖² − 2 x_i·μ_k + ‖μ_k‖² for all i, k, shape ``(n, k)``, clamped at 0
+    against round-off; differentiable in ``x`` and ``centers``.
+
+    The package's one squared-distance function (k-means, DEC's Student-t kernel, DCN's
+    assignments, prediction). Computed in at least float32 even inside a bf16/fp16 autocast
+    region: nearest-centre choices and the Student-t kernel are sensitive to rounding.
+    """
+    dtype = torch.promote_types(torch.promote_types(x.dtype, centers.dtype), torch.float32)
+    with torch.autocast(x.device.type, enabled=False):
+        x, centers = x.to(dtype), centers.to(dtype)
+        if x_sq is None:
+            x_sq = (x * x).sum(1)
+        d = x_sq.to(dtype)[:, None] - 2.0 * (x @ centers.T) + (centers * centers).sum(1)[None, :]
+        return d.clamp_min_(0.0)
 
 
 def assign(x: torch.Tensor, centers: torch.Tensor, x_sq: torch.Tensor | None = None,
@@ -163,20 +183,94 @@ def _lloyd(x, x_sq, centers, max_iter, tol, block):
     return centers, labels, float(dists.double().sum()), n_iter
 
 
-class KMeans:
-    """k-means with the scikit-learn interface, written in torch.
+_TORCH_DTYPES = {"float32": torch.float32, "float64": torch.float64,
+                 "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _torch_dtype(dtype) -> torch.dtype:
+    """The torch dtype named by ``dtype`` (a key of ``_TORCH_DTYPES`` or a torch dtype)."""
+    dtype = _TORCH_DTYPES.get(dtype, dtype) if isinstance(dtype, str) else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"dtype must be one of {sorted(_TORCH_DTYPES)} or a floating-point "
+                         f"torch dtype, got {dtype!r}")
+    return dtype
+
+
+def _torch_seed(random_state) -> int:
+    """Seed for a torch.Generator: an int as is; None or a RandomState draw one."""
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    return int(check_random_state(random_state).randint(2**31))
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu()
+    return (t.float() if t.dtype in (torch.bfloat16, torch.float16) else t).numpy()
+
+
+def _validate_X(estimator, X, *, reset: bool, device, dtype) -> torch.Tensor:
+    """``X`` as a finite 2-D tensor of ``dtype`` on ``device``, checked like ``validate_data``.
+
+    Array-likes (NumPy, lists, memmaps, DataFrames) go through scikit-learn's
+    ``validate_data``; torch tensors (on any device, any dtype) are checked here without a
+    round trip through the host, and ``validate_data(skip_check_array=True)`` still sets
+    (``reset``) or checks ``n_features_in_`` with scikit-learn's messages.
+    """
+    if isinstance(X, torch.Tensor):
+        if X.ndim != 2:
+            raise ValueError(f"Expected 2D array, got a {X.ndim}D tensor instead: X must have "
+                             f"shape (n_samples, n_features), got {tuple(X.shape)}")
+        if X.is_complex():
+            raise ValueError("Complex data not supported")
+        for axis, what in ((0, "sample"), (1, "feature")):
+            if X.shape[axis] < 1:
+                raise ValueError(f"Found array with {X.shape[axis]} {what}(s) (shape="
+                                 f"{tuple(X.shape)}) while a minimum of 1 is required.")
+        validate_data(estimator, X, reset=reset, skip_check_array=True)
+        x = X.detach().to(device=device, dtype=dtype)
+    else:
+        X = validate_data(estimator, X, reset=reset, dtype=[np.float64, np.float32])
+        if type(X) is not np.ndarray or not X.flags.writeable:
+            X = np.array(X)  # torch.from_numpy warns on read-only arrays (memmaps)
+        x = torch.from_numpy(X).to(device=device, dtype=dtype)
+    if not torch.isfinite(x).all():
+        raise ValueError(f"Input X contains NaN or infinity (as {dtype})")
+    return x
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator):
+    """k-means, a scikit-learn estimator written in torch.
 
     Parameters follow :class:`sklearn.cluster.KMeans`: ``n_clusters``, ``n_init`` restarts
     (the run with the lowest inertia wins), ``max_iter``, ``tol`` (relative to the mean
     feature variance, like scikit-learn), ``init`` ("k-means++", "random" or an array of
-    centres). ``device`` picks where it runs (auto: cuda → mps → cpu).
+    centres, then one run), ``random_state`` (int, None or a RandomState). ``device`` picks
+    where it runs (None or "auto": cuda → mps → cpu), ``dtype`` the precision it computes in
+    ("float32", "float64", "float16", "bfloat16" or a torch dtype), ``block_size`` the rows
+    per distance block. Parameters are validated when ``fit`` starts.
 
-    Attributes after ``fit``: ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``.
+    ``X`` may be anything scikit-learn accepts or a torch tensor on any device and of any
+    dtype (it is moved to ``device`` and cast to ``dtype``).
+
+    Attributes after ``fit``: ``cluster_centers_``, ``labels_``, ``inertia_``, ``n_iter_``,
+    ``n_features_in_`` (and ``feature_names_in_`` for a DataFrame).
     """
+
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "init": [StrOptions({"k-means++", "random"}), "array-like"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device, None],
+        "block_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dtype": [StrOptions(set(_TORCH_DTYPES)), torch.dtype],
+    }
 
     def __init__(self, n_clusters: int = 8, n_init: int = 10, max_iter: int = 300,
                  tol: float = 1e-4, init="k-means++", random_state: int | None = 0,
-                 device: str | None = "cpu", block_size: int = 65536, dtype=torch.float32):
+                 device: str | None = "cpu", block_size: int = 65536, dtype="float32"):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
@@ -187,41 +281,63 @@ class KMeans:
         self.block_size = block_size
         self.dtype = dtype
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # transform computes (and returns) in the model's dtype whatever X's dtype is
+        name = self.dtype if isinstance(self.dtype, str) else str(self.dtype).split(".")[-1]
+        tags.transformer_tags.preserves_dtype = [name] if name in ("float32", "float64") else []
+        return tags
+
+    @property
+    def _n_features_out(self) -> int:
+        """Number of output features of ``transform`` (for ``get_feature_names_out``)."""
+        return self.cluster_centers_.shape[0]
+
+    def _init_centers(self, n_features: int, device, dtype) -> torch.Tensor:
+        """The explicit ``init`` array as a ``(n_clusters, n_features)`` tensor."""
+        init = self.init
+        if isinstance(init, torch.Tensor):
+            c0 = init.detach().to(device=device, dtype=dtype)
+        else:
+            init = check_array(init, dtype=[np.float64, np.float32], copy=True,
+                               input_name="init")
+            c0 = torch.from_numpy(init).to(device=device, dtype=dtype)
+        if tuple(c0.shape) != (self.n_clusters, n_features):
+            raise ValueError(f"init centres must have shape ({self.n_clusters}, {n_features}), "
+                             f"got {tuple(c0.shape)}")
+        if not torch.isfinite(c0).all():
+            raise ValueError("init centres contain NaN or infinity")
+        return c0
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> KMeans:
+        """Run ``n_init`` seeded Lloyd runs on ``X`` (``y`` is ignored) and keep the best."""
+        dtype = _torch_dtype(self.dtype)
         dev = pick_device(self.device)
-        x = _as_tensor(X, dev, self.dtype)
+        x = _validate_X(self, X, reset=True, device=dev, dtype=dtype)
         n = x.shape[0]
-        if not 1 <= self.n_clusters <= n:
+        if self.n_clusters > n:
             raise ValueError(f"n_clusters={self.n_clusters} must be between 1 and "
                              f"n_samples={n}")
-        if not torch.isfinite(x).all():
-            raise ValueError("X contains NaN or infinite values")
-        x_sq = (x * x).sum(1)
-        tol = self.tol * float(x.var(0).mean())
-        gen = torch.Generator().manual_seed(
-            self.random_state if self.random_state is not None else
-            int(np.random.randint(2**31)))
-        best = None
         explicit = not isinstance(self.init, str)
+        c_init = self._init_centers(x.shape[1], dev, dtype) if explicit else None
+        x_sq = (x * x).sum(1)
+        tol = self.tol * float(x.var(0).mean()) if n > 1 else 0.0
+        gen = torch.Generator().manual_seed(_torch_seed(self.random_state))
+        best = None
         for _ in range(1 if explicit else self.n_init):
             if explicit:
-                c0 = _as_tensor(self.init, dev, self.dtype)
-                if c0.shape != (self.n_clusters, x.shape[1]):
-                    raise ValueError(f"init centres must have shape "
-                                     f"({self.n_clusters}, {x.shape[1]}), got {tuple(c0.shape)}")
+                c0 = c_init
             elif self.init == "k-means++":
                 c0 = kmeans_plusplus(x, self.n_clusters, gen, x_sq)
-            elif self.init == "random":
+            else:  # "random"
                 c0 = x[torch.randperm(n, generator=gen)[: self.n_clusters].to(dev)]
-            else:
-                raise ValueError(f"init must be 'k-means++', 'random' or an array, "
-                                 f"got {self.init!r}")
             res = _lloyd(x, x_sq, c0.clone(), self.max_iter, tol, self.block_size)
             if best is None or res[2] < best[2]:
                 best = res
         centers, labels, inertia, n_iter = best
-        self.cluster_centers_ = centers.cpu().numpy()
-        self.labels_ = labels.cpu().numpy()
+        self.cluster_centers_ = _numpy(centers)
+        self.labels_ = _numpy(labels)
         self.inertia_ = inertia
         self.n_iter_ = n_iter
         self._centers_t = centers
@@ -232,26 +348,25 @@ class KMeans:
         """A fitted KMeans with the given centres (for predict/transform)."""
         km = cls(n_clusters=len(centers), device=device)
         km._centers_t = _as_tensor(centers, pick_device(device))
-        km.cluster_centers_ = km._centers_t.cpu().numpy()
+        km.cluster_centers_ = _numpy(km._centers_t)
+        km.n_features_in_ = km._centers_t.shape[1]
         return km
 
+    def _validate_fitted_X(self, X) -> torch.Tensor:
+        check_is_fitted(self)
+        c = self._centers_t
+        return _validate_X(self, X, reset=False, device=c.device, dtype=c.dtype)
+
     def predict(self, X) -> np.ndarray:
-        self._check_fitted()
-        x = _as_tensor(X, self._centers_t.device, self.dtype)
-        if x.shape[1] != self._centers_t.shape[1]:
-            raise ValueError(f"X has {x.shape[1]} features, the model was fitted on "
-                             f"{self._centers_t.shape[1]}")
-        return assign(x, self._centers_t, block=self.block_size)[0].cpu().numpy()
+        """Index of the nearest centre for every row of ``X``."""
+        x = self._validate_fitted_X(X)
+        return _numpy(assign(x, self._centers_t, block=self.block_size)[0])
 
     def fit_predict(self, X, y=None) -> np.ndarray:
-        return self.fit(X).labels_
+        """``fit(X).labels_``."""
+        return self.fit(X, y).labels_
 
     def transform(self, X) -> np.ndarray:
         """Distances to every centre, ``(n, k)``."""
-        self._check_fitted()
-        x = _as_tensor(X, self._centers_t.device, self.dtype)
-        return pairwise_sq_dists(x, self._centers_t).sqrt().cpu().numpy()
-
-    def _check_fitted(self):
-        if not hasattr(self, "_centers_t"):
-            raise RuntimeError("KMeans is not fitted yet: call fit(X) first")
+        x = self._validate_fitted_X(X)
+        return _numpy(pairwise_sq_dists(x, self._centers_t).sqrt())

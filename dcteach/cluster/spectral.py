@@ -10,12 +10,18 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
+import torch
 from scipy.sparse.linalg import eigsh
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
 from sklearn.neighbors import kneighbors_graph
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import validate_data
 
-from .kmeans import KMeans
+from .kmeans import KMeans, _torch_seed
 
 __all__ = ["affinity_matrix", "normalized_laplacian", "spectral_embedding", "SpectralClustering"]
 
@@ -29,7 +35,8 @@ def affinity_matrix(X, affinity: str = "knn", n_neighbors: int = 10,
     n = X.shape[0]
     if affinity == "knn":
         if not 1 <= n_neighbors < n:
-            raise ValueError(f"n_neighbors={n_neighbors} must be in [1, n_samples-1={n - 1}]")
+            raise ValueError(f"n_neighbors={n_neighbors} must be in [1, n_samples - 1] "
+                             f"(n_samples={n})")
         A = kneighbors_graph(X, n_neighbors, include_self=False)
         return ((A + A.T) > 0).astype(np.float64).tocsr()
     if affinity == "rbf":
@@ -74,15 +81,32 @@ def spectral_embedding(W, n_components: int, seed: int = 0) -> tuple[np.ndarray,
     return vecs, 1.0 - vals
 
 
-class SpectralClustering:
-    """Normalised spectral clustering with the scikit-learn interface.
+class SpectralClustering(ClusterMixin, BaseEstimator):
+    """Normalised spectral clustering, a scikit-learn estimator.
+
+    ``affinity`` is "knn" (symmetric k-NN graph on ``n_neighbors`` neighbours) or "rbf"
+    (``gamma``, default 1 / n_features); the row-normalised embedding is clustered with
+    :class:`~dcteach.cluster.KMeans` (``n_init`` restarts). ``random_state`` (int, None or a
+    RandomState) seeds both the eigensolver and k-means. Parameters are validated when
+    ``fit`` starts. ``X`` may also be a torch tensor (any device/dtype; it is copied to the
+    host as float64).
 
     Attributes after ``fit``: ``labels_``, ``embedding_`` (row-normalised spectral
-    embedding), ``eigenvalues_`` (of L_sym, ascending), ``affinity_matrix_``.
+    embedding), ``eigenvalues_`` (of L_sym, ascending), ``affinity_matrix_``,
+    ``n_features_in_``.
     """
 
+    _parameter_constraints: dict = {
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "affinity": [StrOptions({"knn", "rbf"})],
+        "n_neighbors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "gamma": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "n_init": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(self, n_clusters: int = 8, affinity: str = "knn", n_neighbors: int = 10,
-                 gamma: float | None = None, n_init: int = 10, random_state: int = 0):
+                 gamma: float | None = None, n_init: int = 10, random_state: int | None = 0):
         self.n_clusters = n_clusters
         self.affinity = affinity
         self.n_neighbors = n_neighbors
@@ -90,20 +114,24 @@ class SpectralClustering:
         self.n_init = n_init
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None) -> SpectralClustering:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2:
-            raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-        if not 1 <= self.n_clusters <= X.shape[0]:
+        """Build the affinity graph of ``X``, embed it and cluster it (``y`` is ignored)."""
+        if isinstance(X, torch.Tensor):
+            X = X.detach().to(device="cpu", dtype=torch.float64).numpy()
+        X = validate_data(self, X, dtype=np.float64)
+        if self.n_clusters > X.shape[0]:
             raise ValueError(f"n_clusters={self.n_clusters} must be between 1 and "
                              f"n_samples={X.shape[0]}")
+        seed = _torch_seed(self.random_state)
         W = affinity_matrix(X, self.affinity, self.n_neighbors, self.gamma)
-        U, lam = spectral_embedding(W, self.n_clusters, self.random_state)
+        U, lam = spectral_embedding(W, self.n_clusters, seed)
         U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)
-        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.random_state)
+        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed)
         self.labels_ = km.fit(U).labels_
         self.embedding_, self.eigenvalues_, self.affinity_matrix_ = U, lam, W
         return self
 
     def fit_predict(self, X, y=None) -> np.ndarray:
-        return self.fit(X).labels_
+        """``fit(X).labels_``."""
+        return self.fit(X, y).labels_

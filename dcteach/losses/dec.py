@@ -19,14 +19,6 @@ __all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_l
            "dcn_kmeans_loss", "dcn_update_centers"]
 
 
-def _sq_dists(z: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-    """``‖z_i − μ_j‖²`` in at least float32, also inside a bf16/fp16 autocast region (the
-    Student-t kernel and the nearest-centre choice are sensitive to rounding)."""
-    dtype = torch.promote_types(torch.promote_types(z.dtype, centers.dtype), torch.float32)
-    with torch.autocast(z.device.type, enabled=False):
-        return pairwise_sq_dists(z.to(dtype), centers.to(dtype))
-
-
 def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0
                     ) -> torch.Tensor:
     """Student-t soft assignment of DEC (Xie, Girshick & Farhadi, ICML 2016, eq. 1)::
@@ -36,7 +28,7 @@ def soft_assignment(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0
     ``z``: ``(n, d)`` embeddings, ``centers``: ``(k, d)``; returns ``(n, k)``, rows sum to 1.
     α is the degrees of freedom of the Student-t kernel (1 in the paper).
     """
-    d2 = _sq_dists(z, centers)
+    d2 = pairwise_sq_dists(z, centers)
     log_kernel = -(alpha + 1.0) / 2.0 * torch.log1p(d2 / alpha)
     return torch.softmax(log_kernel, dim=1)  # normalisation over j, computed stably
 
@@ -84,7 +76,7 @@ def dcn_kmeans_loss(z: torch.Tensor, centers: torch.Tensor,
     """
     centers = centers.detach()
     if assignments is None:
-        assignments = _sq_dists(z.detach(), centers).argmin(1)
+        assignments = pairwise_sq_dists(z.detach(), centers).argmin(1)
     return 0.5 * ((z - centers[assignments]) ** 2).sum(1).mean()
 
 
@@ -102,7 +94,7 @@ def dcn_update_centers(z: torch.Tensor, centers: torch.Tensor, counts: torch.Ten
     """
     z = z.detach().to(centers.dtype)
     if assignments is None:
-        assignments = _sq_dists(z, centers).argmin(1)
+        assignments = pairwise_sq_dists(z, centers).argmin(1)
     k = centers.shape[0]
     m = torch.bincount(assignments, minlength=k).to(centers.dtype)
     sums = torch.zeros_like(centers).index_add_(0, assignments, z)

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +178,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line for the user, not a source location."""
+    print(f"dcteach: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    show, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         if args.command == "list":
             return cmd_list()
@@ -196,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\ndcteach: interrupted; rerun with --resume (same --out) to continue",
               file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = show
     return 1
 
 

@@ -115,6 +115,25 @@ def test_cli_bad_inputs():
     assert r.returncode == 2 and "unknown option" in r.stderr
 
 
+@pytest.mark.parametrize("args,says", [
+    (["kmeans", "--set", "n_init=abc"], ["'n_init'", "an integer", "'abc'"]),
+    (["kmeans", "--set", "init=bogus"], ["'init'", "'k-means++'", "'random'"]),
+    (["kmeans", "--k", "0"], ["--k", "positive"]),
+    (["kmeans", "--n-samples", "1"], ["--n-samples"]),
+    (["dec", "--set", "lr=-1"], ["'lr'", "> 0"]),
+    (["dec", "--set", "amp=maybe"], ["'amp'", "true/false"]),
+    (["dec", "--set", "hidden=a,b"], ["'hidden'"]),
+    (["text-kmeans", "--dataset", "digits"], ["text"]),
+    (["kmeans", "--dataset", "no/such/folder"], ["no/such/folder"]),
+])
+def test_cli_wrong_values_name_the_option_without_traceback(args, says):
+    r = _dcteach("run", *args)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.count("\n") <= 2, r.stderr
+    for text in says:
+        assert text in r.stderr, (text, r.stderr)
+
+
 def test_cli_list_and_help(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out

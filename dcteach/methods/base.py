@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils._available_if import available_if
 
 from ..engine import TrainingRun, pick_device, seed_everything
 
@@ -82,6 +83,8 @@ def _field_types(config_cls) -> dict[str, Any]:
 def _type_name(tp) -> str:
     if typing.get_origin(tp) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return f"a comma-separated list of {_type_name(typing.get_args(tp)[0]).split(' ', 1)[1]}s"
     return {int: "an integer", float: "a number", bool: "true/false", str: "a string",
             tuple: "a comma-separated list", type(None): "none"}.get(tp, getattr(tp, "__name__",
                                                                               str(tp)))
@@ -92,6 +95,9 @@ def _matches(value, tp) -> bool:
         return any(_matches(value, a) for a in typing.get_args(tp))
     if tp is type(None):
         return value is None
+    if typing.get_origin(tp) is tuple:
+        return isinstance(value, (tuple, list)) and all(
+            _matches(v, typing.get_args(tp)[0]) for v in value)
     if tp is bool:
         return isinstance(value, (bool, np.bool_))
     if tp is int:
@@ -152,9 +158,10 @@ def parse_option(config_cls, key: str, text: str):
                 if low in ("false", "0", "no", "off"):
                     return False
                 raise ValueError
-            if a is tuple:
+            if a is tuple or typing.get_origin(a) is tuple:
+                item = typing.get_args(a)[0] if typing.get_args(a) else _scalar
                 parts = [p for p in text.strip("()[] ").split(",") if p.strip()]
-                return tuple(_scalar(p.strip()) for p in parts)
+                return tuple(item(p.strip()) for p in parts)
             if a in (int, float, str):
                 return a(text)
         except ValueError:
@@ -255,38 +262,80 @@ class ClusterMethod(ClusterMixin, BaseEstimator):
         """``config_`` after ``fit``, else the config ``fit`` would build."""
         return self.__dict__.get("config_") or self.build_config()
 
-    def _check_run_params(self, X, y) -> None:
+    def _check_run_params(self, X, y):
+        """Validate ``n_clusters``/``seed`` and the data (scikit-learn's ``validate_data`` for
+        arrays: no NaN/inf, no sparse or complex input, at least 2 samples, records
+        ``n_features_in_``); returns ``(X, y)`` with ``y`` as integer ids or None."""
         k = self.n_clusters
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ConfigError(f"n_clusters must be a positive integer, got {k!r}")
         if not isinstance(self.seed, (int, np.integer)) or isinstance(self.seed, bool):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
-        if y is not None and len(y) != len(X):
-            raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
-        if len(X) < 2:
-            raise ValueError(f"need at least 2 samples to cluster, got {len(X)}")
+        if self.input_kind != "text":
+            X = self._validate(X, reset=True)
+        elif len(X) < 2:
+            raise ValueError(f"need at least 2 texts to cluster, got n_samples = {len(X)}")
         if len(X) < k:
             raise ValueError(f"n_samples={len(X)} should be >= n_clusters={k}")
+        if y is not None:
+            from sklearn.utils.multiclass import type_of_target
+
+            y = np.asarray(y)
+            if len(y) != len(X):
+                raise ValueError(f"X and y must have the same length, got {len(X)} and "
+                                 f"{len(y)}")
+            type_of_target(y, raise_unknown=True)
+            y = np.unique(y, return_inverse=True)[1].reshape(-1)  # labels as ids 0..c-1
+        return X, y
+
+    def _validate(self, X, reset: bool = False) -> np.ndarray:
+        """``X`` as a float32 array of shape (n, ...) checked by scikit-learn; with
+        ``reset=False`` (predict/transform) also that the method is fitted and ``X`` has the
+        fitted number of features."""
+        from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+        if not reset:
+            check_is_fitted(self, "labels_")
+        if hasattr(X, "detach"):  # a torch tensor
+            X = X.detach().cpu().numpy()
+        x = check_array(X, allow_nd=True, dtype=np.float32,
+                        ensure_min_samples=2 if reset else 1)
+        # n_features_in_ counts values per sample, also for images (n, C, H, W)
+        validate_data(self, x.reshape(len(x), -1), reset=reset, dtype=np.float32,
+                      ensure_min_samples=2 if reset else 1)
+        return x
 
     # -- interface ----------------------------------------------------------------
     def fit(self, X, y=None):
         """Cluster ``X``; ``y`` (optional) is only used to log ACC/NMI/ARI during training."""
         self.config_ = self.build_config()
-        self._check_run_params(X, y)
+        X, y = self._check_run_params(X, y)
         seed_everything(int(self.seed))
         self.device_ = pick_device(self.device)
         self.run_ = TrainingRun(self.out_dir, self.resume, self.verbose)
-        self._fit(X, None if y is None else np.asarray(y))
+        self._fit(X, y)
         return self
 
     def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
         return self.fit(X, y).labels_
 
-    def predict(self, X) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} does not predict new samples")
+    @available_if(lambda self: hasattr(self, "transform"))
+    def fit_transform(self, X, y=None, **kwargs) -> np.ndarray:
+        return self.fit(X, y).transform(X)
 
-    def transform(self, X) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} has no embedding")
+    # ``predict(X)`` and ``transform(X)`` exist on the methods that can assign or embed new
+    # samples; scikit-learn reads their presence (``hasattr``) to choose its checks.
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        if hasattr(self, "transform"):  # embeddings are float32, whatever the input dtype
+            tags.transformer_tags = TransformerTags(preserves_dtype=["float32"])
+        if self.input_kind == "text":
+            tags.input_tags.two_d_array = False
+            tags.input_tags.string = True
+        return tags
 
     @property
     def history_(self) -> list[dict]:

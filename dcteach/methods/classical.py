@@ -23,8 +23,6 @@ from .inputs import TextFeatureConfig, TextInput
 
 def _flat(X) -> np.ndarray:
     X = np.asarray(X, dtype=np.float32)
-    if X.ndim < 2:
-        raise ValueError(f"X must have shape (n_samples, ...), got {X.shape}")
     return X.reshape(len(X), -1)
 
 
@@ -54,19 +52,24 @@ class KMeansMethod(ClusterMethod):
                         random_state=self.seed * 1000 + restart, device=self.device_).fit(x)
             if not best or km.inertia_ < best["inertia"]:
                 best.update(inertia=km.inertia_, centers=km.cluster_centers_,
-                            labels=km.labels_)
+                            labels=km.labels_, n_iter=int(km.n_iter_))
             self._log("restarts", restart, y, km.labels_, inertia=km.inertia_,
                       best_inertia=best["inertia"])
         self.cluster_centers_ = best["centers"]
         self.labels_ = best["labels"]
         self.inertia_ = best["inertia"]
+        self.n_iter_ = best.get("n_iter", 0)
         self._km = KMeans.from_centers(self.cluster_centers_, self.device_)
 
     def predict(self, X) -> np.ndarray:
-        return self._km.predict(_flat(X))
+        """Nearest of the fitted centres."""
+        x = _flat(self._validate(X))
+        return self._km.predict(x)
 
     def transform(self, X) -> np.ndarray:
-        return self._km.transform(_flat(X))
+        """Distances to the fitted centres, ``(n, k)``."""
+        x = _flat(self._validate(X))
+        return self._km.transform(x)
 
 
 @dataclass
@@ -94,8 +97,6 @@ class SpectralMethod(ClusterMethod):
         self.embedding_ = sc.embedding_
         self._log("fit", 0, y, self.labels_)
 
-    def transform(self, X) -> np.ndarray:
-        return self.embedding_
 
 
 @dataclass

@@ -69,7 +69,7 @@ class AEConfig:
     """Autoencoder and its pretraining (shared by the whole family)."""
 
     arch: str = option("mlp", choices=("mlp", "conv"))  # d-500-500-2000-10 MLP or conv AE
-    hidden: tuple = (500, 500, 2000)     # MLP hidden widths
+    hidden: tuple[int, ...] = (500, 500, 2000)  # MLP hidden widths
     latent_dim: int = option(10, low=1)
     # "end-to-end", or "layerwise" (greedy denoising per layer pair, then fine-tuning)
     pretrain: str = option("end-to-end", choices=("end-to-end", "layerwise"))
@@ -201,18 +201,9 @@ class _AutoencoderMethod(ClusterMethod):
     def _input(self, X, fitting: bool = False) -> torch.Tensor:
         """``X`` as a float32 tensor on the device: flattened for the MLP, (n, C, H, W) for
         the conv AE; the image shape is remembered for augmentation."""
-        x = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        if x.ndim < 2:
-            raise ValueError(f"X must have shape (n_samples, ...), got {tuple(x.shape)}")
-        if not torch.isfinite(x).all():
-            raise ValueError("X contains NaN or infinity")
+        x = torch.as_tensor(X if fitting else self._validate(X))  # fit validated X already
         if x.ndim in (3, 4) and fitting:  # images, (n, H, W) or (n, C, H, W)
             self.image_shape_ = (1, *x.shape[1:]) if x.ndim == 3 else tuple(x.shape[1:])
-        if fitting:
-            self.n_features_in_ = int(x[0].numel())
-        elif x[0].numel() != self.n_features_in_:
-            raise ValueError(f"X has {x[0].numel()} features, but {type(self).__name__} is "
-                             f"expecting {self.n_features_in_} features as input")
         if self.config_.arch == "mlp":
             x = x.reshape(len(x), -1)
         elif x.ndim == 3:  # (n, H, W) grey images
@@ -287,10 +278,9 @@ class _AutoencoderMethod(ClusterMethod):
         return pairwise_sq_dists(z, centers).argmin(1).cpu().numpy()
 
     def _check_fitted(self):
-        if not hasattr(self, "cluster_centers_"):
-            from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
 
-            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(X) first")
+        check_is_fitted(self, "cluster_centers_")
 
 
 @register
@@ -371,6 +361,7 @@ class DEC(_AutoencoderMethod):
 
     def predict_proba(self, X) -> np.ndarray:
         """Soft assignments q of new samples."""
+        self._check_fitted()
         z = torch.as_tensor(self.transform(X), device=self.device_)
         return self.clustering_layer_(z).detach().cpu().numpy()
 

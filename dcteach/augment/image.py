@@ -45,9 +45,10 @@ def affine_batch(x: torch.Tensor, image_shape: Sequence[int], shift: torch.Tenso
     ty = -shift[:, 1].float() * (2.0 / h)
     theta = torch.stack([torch.stack([cos, -sin, tx], 1),
                          torch.stack([sin, cos, ty], 1)], 1).to(x.device)
-    grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
-    out = F.grid_sample(x.reshape(n, c, h, w).float(), grid, mode="bilinear",
-                        padding_mode="zeros", align_corners=False)
+    with torch.autocast(x.device.type, enabled=False):  # sampling grids need float32
+        grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
+        out = F.grid_sample(x.reshape(n, c, h, w).float(), grid, mode="bilinear",
+                            padding_mode="zeros", align_corners=False)
     return out.reshape(x.shape).to(x.dtype)
 
 

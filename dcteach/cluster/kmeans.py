@@ -45,18 +45,23 @@ def _as_tensor(X, device, dtype=torch.float32) -> torch.Tensor:
     return t
 
 
-def pairwise_sq_dists(x: torch.Tensor, centers: torch.Tensor, x_sq: torch.Tensor | None = None
-                      ) -> torch.Tensor:
+def pairwise_sq_dists(x: torch.Tensor, centers: torch.Tensor, x_sq: torch.Tensor | None = None,
+                      exact: bool = False) -> torch.Tensor:
     """‖x_i − μ_k‖² = ‖x_i‖² − 2 x_i·μ_k + ‖μ_k‖² for all i, k, shape ``(n, k)``, clamped at 0
     against round-off; differentiable in ``x`` and ``centers``.
 
     The package's one squared-distance function (k-means, DEC's Student-t kernel, DCN's
     assignments, prediction). Computed in at least float32 even inside a bf16/fp16 autocast
     region: nearest-centre choices and the Student-t kernel are sensitive to rounding.
+    ``exact=True`` sums squared differences instead (no cancellation; memory n·k·d), for
+    small sets where round-off matters, such as the centre-to-centre bounds of Hamerly's
+    k-means.
     """
     dtype = torch.promote_types(torch.promote_types(x.dtype, centers.dtype), torch.float32)
     with torch.autocast(x.device.type, enabled=False):
         x, centers = x.to(dtype), centers.to(dtype)
+        if exact:
+            return ((x[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
         if x_sq is None:
             x_sq = (x * x).sum(1)
         d = x_sq.to(dtype)[:, None] - 2.0 * (x @ centers.T) + (centers * centers).sum(1)[None, :]
@@ -160,7 +165,7 @@ def _lloyd(x, x_sq, centers, max_iter, tol, block):
         upper += delta[labels]
         lower -= delta.max()
         if k > 1:
-            cc = torch.cdist(centers, centers)
+            cc = pairwise_sq_dists(centers, centers, exact=True).sqrt_()
             cc.fill_diagonal_(float("inf"))
             half_gap = 0.5 * cc.min(1).values
         else:

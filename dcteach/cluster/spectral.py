@@ -21,7 +21,7 @@ from sklearn.neighbors import kneighbors_graph
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
-from .kmeans import KMeans, _torch_seed
+from .kmeans import KMeans, _torch_seed, pairwise_sq_dists
 
 __all__ = ["affinity_matrix", "normalized_laplacian", "spectral_embedding", "SpectralClustering"]
 
@@ -42,9 +42,8 @@ def affinity_matrix(X, affinity: str = "knn", n_neighbors: int = 10,
     if affinity == "rbf":
         if gamma is None:
             gamma = 1.0 / X.shape[1]
-        sq = (X * X).sum(1)
-        D = np.maximum(sq[:, None] - 2 * X @ X.T + sq[None, :], 0)
-        W = np.exp(-gamma * D)
+        Xt = torch.as_tensor(X)
+        W = np.exp(-gamma * pairwise_sq_dists(Xt, Xt).numpy())
         np.fill_diagonal(W, 0.0)
         return W
     raise ValueError(f"affinity must be 'knn' or 'rbf', got {affinity!r}")

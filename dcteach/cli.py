@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Examples:\n"
                "  dcteach list\n"
+               "  dcteach list dec                 # the options --set accepts, and presets\n"
                "  dcteach run kmeans --dataset digits\n"
                "  dcteach run spectral --dataset moons --json out.json\n"
                "  dcteach run kmeans --dataset mnist --out runs/km --resume\n\n"
@@ -44,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"dcteach {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="list methods and data sets (and which data sets are here)")
+    li = sub.add_parser("list", help="list methods and data sets (and which data sets are here);"
+                                      " `list METHOD` shows a method's options and presets")
+    li.add_argument("method", nargs="?", default=None,
+                    help="show this method's options (for --set), their types, defaults and "
+                         "allowed values, and its presets")
 
     r = sub.add_parser("run", help="cluster a data set with a method and report ACC/NMI/ARI",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -75,6 +80,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="all", choices=["train", "test", "all"])
     e.add_argument("--data-root", default=None)
     return p
+
+
+def cmd_options(name: str) -> int:
+    """One method's options: what ``--set KEY=VALUE`` accepts, and its presets."""
+    from .methods.base import describe_options
+
+    cls = get_method(name)
+    print(f"{cls.name}: {cls.description}")
+    if cls.defaults:
+        print(f"  variant settings: {cls.defaults}")
+    print("\nOptions (--set KEY=VALUE; the preset's value unless set):")
+    for row in describe_options(cls.Config):
+        print(f"  {row['name']:<24} {row['type']:<36} default {row['default']!r:<18} "
+              f"{row['allowed']}".rstrip())
+    print("\nPresets (compute budgets):")
+    for preset, values in cls.presets.items():
+        shown = ", ".join(f"{k}={v!r}" for k, v in values.items()) or "(the defaults)"
+        print(f"  {preset:<7} {shown}")
+    return 0
 
 
 def cmd_list() -> int:
@@ -188,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     show, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         if args.command == "list":
-            return cmd_list()
+            return cmd_options(args.method) if args.method else cmd_list()
         if args.command == "run":
             return cmd_run(args)
         if args.command == "eval":
@@ -199,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as err:
         print(f"dcteach: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("\ndcteach: interrupted; rerun with --resume (same --out) to continue",
               file=sys.stderr)

@@ -134,6 +134,18 @@ def test_cli_wrong_values_name_the_option_without_traceback(args, says):
         assert text in r.stderr, (text, r.stderr)
 
 
+def test_cli_list_method_shows_options_types_ranges_and_presets(capsys):
+    assert cli.main(["list", "dec"]) == 0
+    out = capsys.readouterr().out
+    lines = {ln.split()[0]: ln for ln in out.splitlines() if ln.startswith("  ")}
+    assert "an integer" in lines["update_interval"] and "≥ 1" in lines["update_interval"]
+    assert "one of adam, adamw, sgd" in lines["optimizer"] and "> 0.0" in lines["lr"]
+    assert "quick" in lines and "fast" in lines and "paper" in lines
+    assert cli.main(["list", "text-kmeans-hybrid"]) == 0
+    assert "minilm+lsa" in capsys.readouterr().out  # the variant's own settings
+    assert cli.main(["list", "no-such-method"]) == 2
+
+
 def test_cli_list_and_help(capsys):
     assert cli.main(["list"]) == 0
     out = capsys.readouterr().out

@@ -36,7 +36,8 @@ def test_gradient_clipping_bounds_the_step():
     w = nn.Parameter(torch.zeros(4))
     trainer = Trainer([w], "sgd", lr=1.0, momentum=0.0, clip_grad_norm=0.5)
     trainer.run(lambda idx: (w * torch.tensor([10.0, 0, 0, 0])).sum() * -1, [torch.arange(1)])
-    assert float(w.detach().norm()) == pytest.approx(0.5, rel=1e-5)  # gradient norm 10 clipped to 0.5
+    # the gradient has norm 10, clipped to 0.5
+    assert float(w.detach().norm()) == pytest.approx(0.5, rel=1e-5)
 
 
 def test_schedulers_step_per_batch_or_per_epoch():

@@ -38,7 +38,7 @@ from sklearn.utils._available_if import available_if
 from ..engine import TrainingRun, pick_device, seed_everything
 
 __all__ = ["ClusterMethod", "METHODS", "register", "get_method", "make_config", "option",
-           "validate_config", "parse_option", "ConfigError"]
+           "validate_config", "parse_option", "describe_options", "ConfigError"]
 
 METHODS: dict[str, type[ClusterMethod]] = {}
 RUN_PARAMS = ("n_clusters", "preset", "device", "seed", "out_dir", "resume", "verbose")
@@ -136,6 +136,25 @@ def validate_config(config) -> None:
             raise ConfigError(f"option {f.name!r} of {name} must be {rel} {low}, got {value!r}")
         if high is not None and value > high:
             raise ConfigError(f"option {f.name!r} of {name} must be ≤ {high}, got {value!r}")
+
+
+def describe_options(config_cls) -> list[dict]:
+    """Each field of a config: name, type in words, default and allowed values (for help)."""
+    hints = _field_types(config_cls)
+    rows = []
+    for f in dataclasses.fields(config_cls):
+        meta = f.metadata or {}
+        allowed = ""
+        if meta.get("choices") is not None:
+            allowed = "one of " + ", ".join(map(str, meta["choices"]))
+        elif meta.get("low") is not None or meta.get("high") is not None:
+            low, high = meta.get("low"), meta.get("high")
+            lo = "" if low is None else f"{'>' if meta.get('low_open') else '≥'} {low}"
+            hi = "" if high is None else f"≤ {high}"
+            allowed = " and ".join(p for p in (lo, hi) if p)
+        rows.append({"name": f.name, "type": _type_name(hints[f.name]), "default": f.default,
+                     "allowed": allowed})
+    return rows
 
 
 def parse_option(config_cls, key: str, text: str):

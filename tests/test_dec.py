@@ -151,16 +151,16 @@ def test_presets_exist():
 def test_augment_transforms_every_training_batch(digits, monkeypatch):
     """DEC-DA: with augment=True every pretraining and clustering mini-batch goes through
     random_affine with the data's image shape (and nothing else does)."""
-    import dcteach.methods.dec as decmod
+    import dcteach.methods.autoencoder as aemod
 
     calls = []
-    real = decmod.random_affine
+    real = aemod.random_affine
 
     def spy(xb, shape, shift, rotation):
         calls.append((len(xb), tuple(shape), shift, rotation))
         return real(xb, shape, shift, rotation)
 
-    monkeypatch.setattr(decmod, "random_affine", spy)
+    monkeypatch.setattr(aemod, "random_affine", spy)
     sub = digits.subset(200, seed=0)
     opts = dict(TINY, pretrain_epochs=2, max_iter=40, update_interval=10, tol=0.0,
                 augment=True, augment_shift=0.125, augment_rotation=5.0)
@@ -174,11 +174,11 @@ def test_augment_transforms_every_training_batch(digits, monkeypatch):
 def test_augment_clustering_false_augments_pretraining_only(digits, monkeypatch):
     """augment_clustering=False (DCN's fast preset): shifted/rotated images in pretraining,
     clean ones in the clustering phase."""
-    import dcteach.methods.dec as decmod
+    import dcteach.methods.autoencoder as aemod
 
     calls = []
-    real = decmod.random_affine
-    monkeypatch.setattr(decmod, "random_affine",
+    real = aemod.random_affine
+    monkeypatch.setattr(aemod, "random_affine",
                         lambda xb, *a: calls.append(len(xb)) or real(xb, *a))
     sub = digits.subset(200, seed=0)
     opts = dict(TINY, pretrain_epochs=2, epochs=3, tol=0.0, augment=True,

@@ -5,6 +5,7 @@ For every assignment in solutions/: the committed release in assignments/ is wha
 the instructor solution autogrades to full marks and the untouched release to zero.
 For assignment 01 also: broken submissions (syntax error, infinite loop) and a submission
 that calls the reference library are graded zero for those parts without stopping the batch.
+For assignment 02: a dec_fit that uses the library's DEC, or only its target, loses that part.
 Scores come from the gradebook, never from exit codes.
 """
 
@@ -179,3 +180,47 @@ def test_calling_the_reference_library_earns_nothing(broken_submissions):
     expected = {**FULL, "acc-tests": 0, "nmi-tests": 0, "kmeans-tests": 0,
                 "spectral-clustering-tests": 0}
     assert _scores(broken_submissions, "c_cheat") == expected
+
+
+# ------------------------------------------------------------------ assignment 02: the guard
+A02 = "02_autoencoders_dec"
+A02_NB = f"{A02}.ipynb"
+FULL_02 = {"soft-assignment-tests": 2, "target-tests": 2, "loss-tests": 1, "step-tests": 2,
+           "fit-tests": 5}
+
+
+@pytest.fixture(scope="module")
+def dec_shortcuts(tmp_path_factory):
+    """Two dec_fit shortcuts: the library's DEC, and the library's DEC target inside an
+    otherwise hand-written loop. The guard allows the library's autoencoder pretraining (which
+    uses the shared reconstruction loss) and nothing of the reference DEC."""
+    if A02 not in ASSIGNMENTS:
+        pytest.skip(f"{A02} is not in solutions/")
+    course = copy_course(tmp_path_factory.mktemp("course-02-shortcuts"))
+    nbgrader(course, "generate_assignment", A02, "--force")
+    solution = nbformat.read(course / "solutions" / A02 / A02_NB, as_version=4)
+    fit = next(c for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "fit-solution").source
+    library_dec = _with_solution(solution, "fit-solution",
+                                 "from dcteach.methods import get_method\n\n"
+                                 "def dec_fit(X, n_clusters, seed=0):\n"
+                                 "    return get_method('dec')(n_clusters=n_clusters, seed=seed,"
+                                 " verbose=False).fit_predict(X)")
+    library_target = _with_solution(
+        solution, "fit-solution",
+        "from dcteach.losses import target_distribution as library_target\n"
+        + fit.replace("p = target_distribution(q)", "p = library_target(q)"))
+    for student, nb in [("a_library_dec", library_dec), ("b_library_target", library_target)]:
+        submit(course, A02, student, {A02_NB: nb})
+    nbgrader(course, "autograde", A02, "--force")
+    return course
+
+
+def _scores_02(course, student):
+    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A02, student).items()
+            if g["cell_type"] == "code"}
+
+
+@pytest.mark.parametrize("student", ["a_library_dec", "b_library_target"])
+def test_reference_dec_in_dec_fit_costs_only_that_part(dec_shortcuts, student):
+    assert _scores_02(dec_shortcuts, student) == {**FULL_02, "fit-tests": 0}

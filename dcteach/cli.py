@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--split", default="all", choices=["train", "test", "all"],
                    help="which split to cluster ('all' = train+test merged)")
     r.add_argument("--n-samples", type=int, default=None, help="random subset of this size")
+    r.add_argument("--image-size", type=int, default=None, metavar="PX",
+                   help="resize the images of an ImageFolder directory (--dataset PATH) to "
+                        "PX x PX (needed when they differ in size)")
     r.add_argument("--k", "--n-clusters", dest="k", type=int, default=None,
                    help="number of clusters (default: the data set's number of classes)")
     r.add_argument("--preset", default="quick", help="named settings: quick, fast, paper")
@@ -125,7 +128,7 @@ def _prepare_input(method_cls, data):
         raise ValueError(f"{data.name} is a text corpus: use a text method "
                          "(see `dcteach list`)")
     if method_cls.input_kind == "image":
-        return np.asarray(data.x, dtype=np.float32)
+        return data.x if method_cls.keeps_uint8 else data.floats
     return data.flat
 
 
@@ -146,8 +149,11 @@ def cmd_run(args) -> int:
     method_cls(preset=args.preset, **overrides).build_config()
     if args.quiet:
         os.environ["DCTEACH_QUIET"] = "1"
+    if args.image_size is not None and args.image_size < 1:
+        raise ValueError(f"--image-size must be a positive number of pixels, got "
+                         f"{args.image_size}")
     data = load_dataset(args.dataset, split=args.split, root=args.data_root,
-                        n_samples=args.n_samples, seed=args.seed)
+                        n_samples=args.n_samples, seed=args.seed, image_size=args.image_size)
     k = args.k or data.n_clusters
     if not k:
         raise ValueError(f"{data.name} has no labels: give the number of clusters with --k")

@@ -164,7 +164,9 @@ class TrainingRun:
         return self.out_dir is not None and self._ckpt(phase).exists()
 
     def save(self, phase: str, epoch: int, done: bool, objects: dict) -> None:
-        if self.out_dir is None:
+        from .distributed import is_main
+
+        if self.out_dir is None or not is_main():  # under torchrun rank 0 writes
             return
         payload = {"phase": phase, "epoch": epoch, "done": done, "rng": _rng_state(),
                    "objects": {k: _state_of(v) for k, v in objects.items()}}
@@ -220,7 +222,9 @@ class TrainingRun:
         row.update({k: (float(v) if isinstance(v, (np.floating, torch.Tensor)) else v)
                     for k, v in values.items()})
         self.history.append(row)
-        if self.out_dir is not None:
+        from .distributed import is_main
+
+        if self.out_dir is not None and is_main():
             with open(self.out_dir / "metrics.jsonl", "a") as fh:
                 fh.write(json.dumps(row) + "\n")
         return row

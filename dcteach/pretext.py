@@ -1,5 +1,15 @@
 """Pretext training: learn a representation before clustering it.
 
+Two views of every image (lecture 04):
+
+* :func:`train_on_views` — the loop every view-based method shares (SimCLR, CC, and later
+  SCAN's, IDFD's and PCL's pretext): per mini-batch, two random views of the same images go
+  through the model in *one* forward (batch-norm statistics over both views), and a loss of
+  the two outputs is minimised; optionally logged every epoch.
+* :func:`cached_pretext` — a trained pretext model as a cached artifact on disk, keyed by the
+  data (a hash of the images) and the configuration that trained it; SimCLR + k-means trains
+  it, and every later method that starts from SimCLR features loads it instead of retraining.
+
 Autoencoder reconstruction (lecture 02), both ways the DEC family uses:
 
 * :func:`pretrain_autoencoder` — end-to-end: minimise ``mean ‖x − g(f(x))‖²`` over the whole
@@ -18,17 +28,25 @@ a GPU), and update through the one step loop, :class:`dcteach.train.Trainer`.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import sys
 from collections.abc import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
+from .data.images import cache_dir
+from .distributed import is_main, shard
 from .engine import TrainingRun
 from .losses.dec import reconstruction_loss
 from .nn.autoencoders import MLPAutoencoder
 from .train import Trainer, embed_all, minibatches
 
-__all__ = ["pretrain_autoencoder", "pretrain_layerwise", "embed"]
+__all__ = ["pretrain_autoencoder", "pretrain_layerwise", "embed", "train_on_views",
+           "cached_pretext", "data_fingerprint"]
 
 
 def embed(ae: nn.Module, x: torch.Tensor, batch_size: int = 4096, amp: bool = False
@@ -123,3 +141,74 @@ def pretrain_layerwise(ae: MLPAutoencoder, x: torch.Tensor, epochs_per_layer: in
         # clean codes for the next layer
         h = embed_all(lambda hb, enc=enc, act=act_hidden: act(enc(hb)), h, 8192)
     return ae
+
+
+# ------------------------------------------------------------------------------ two views
+def train_on_views(run: TrainingRun, phase: str, n_epochs: int, model: nn.Module,
+                   x: torch.Tensor, augment: Callable[[torch.Tensor], torch.Tensor],
+                   loss: Callable[[dict, dict], torch.Tensor | tuple], trainer: Trainer,
+                   batch_size: int, log: Callable[[int, dict], None] | None = None,
+                   **state) -> None:
+    """``n_epochs`` of: for each shuffled mini-batch ``x_b`` (uint8 or float images),
+    ``out = model(cat[augment(x_b), augment(x_b)])`` split into the two views' outputs
+    ``o1, o2`` and one update on ``loss(o1, o2)`` (a tensor or ``(loss, parts)``).
+
+    Under ``torchrun`` every rank draws the same global batch and keeps its share
+    (:func:`dcteach.distributed.shard`); the losses gather the other ranks' rows.
+    ``log(epoch, parts)`` is called after every epoch; ``state`` (modules, dicts) is
+    checkpointed with the model and the trainer.
+    """
+
+    def step(idx: torch.Tensor):
+        xb = x[shard(idx)]
+        out = model(torch.cat([augment(xb), augment(xb)]))
+        m = len(xb)
+        o1 = {k: v[:m] for k, v in out.items()}
+        o2 = {k: v[m:] for k, v in out.items()}
+        return loss(o1, o2)
+
+    for epoch in run.epochs(phase, n_epochs, model=model, trainer=trainer, **state):
+        model.train()
+        parts = trainer.run(step, minibatches(len(x), batch_size, x.device, drop_last=True))
+        trainer.end_epoch()
+        if log is not None:
+            log(epoch, parts)
+
+
+def data_fingerprint(x) -> str:
+    """A short hash of an array's shape, dtype and bytes (what a cached artifact was
+    trained on)."""
+    arr = np.ascontiguousarray(np.asarray(x.cpu() if hasattr(x, "cpu") else x))
+    h = hashlib.sha1(f"{arr.shape}|{arr.dtype}|".encode())
+    h.update(memoryview(arr.reshape(-1).view(np.uint8)))
+    return h.hexdigest()[:16]
+
+
+def cached_pretext(kind: str, model: nn.Module, key: dict, train: Callable[[], None],
+                   enabled: bool = True, verbose: bool = True) -> nn.Module:
+    """Load ``model``'s weights from the cache entry for ``key`` (a JSON-able dict: data
+    fingerprint, configuration, seed) or run ``train()`` and store them there.
+
+    Entries live in ``cache_dir("pretext")/<kind>-<hash>.pt`` (``$DCTEACH_CACHE``); delete
+    the folder to retrain. With ``enabled=False`` it trains and stores nothing.
+    """
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    path = cache_dir("pretext") / f"{kind}-{digest[:16]}.pt"
+    if enabled and path.is_file():
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            if verbose:
+                print(f"dcteach: loaded the cached {kind} pretext model {path}", file=sys.stderr)
+            return model
+        except (OSError, RuntimeError, KeyError):
+            pass  # a damaged or stale entry is retrained
+    train()
+    if enabled and is_main():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return model

@@ -144,11 +144,12 @@ class Trainer:
 
 
 @torch.no_grad()
-def embed_all(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+def embed_all(fn: Callable[[torch.Tensor], torch.Tensor | dict], x: torch.Tensor,
               batch_size: int = 4096, amp: bool = False,
-              modules: Iterable[nn.Module] = ()) -> torch.Tensor:
+              modules: Iterable[nn.Module] = ()) -> torch.Tensor | dict[str, torch.Tensor]:
     """``fn`` applied to ``x`` in blocks of rows, without gradient, as float32 on ``x``'s
-    device. ``modules`` are put in eval mode meanwhile (dropout/batch-norm off) and restored."""
+    device (a dict of such tensors when ``fn`` returns a dict). ``modules`` are put in eval
+    mode meanwhile (dropout/batch-norm off) and restored."""
     modules = list(modules) or ([fn] if isinstance(fn, nn.Module) else [])
     was = [m.training for m in modules]
     for m in modules:
@@ -157,8 +158,14 @@ def embed_all(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
         out = []
         for s in range(0, len(x), batch_size):
             with autocast(x.device, amp):
-                out.append(fn(x[s:s + batch_size]).float())
-        return torch.cat(out) if out else torch.empty(0, device=x.device)
+                o = fn(x[s:s + batch_size])
+            out.append({k: v.float() for k, v in o.items()} if isinstance(o, dict)
+                       else o.float())
+        if not out:
+            return torch.empty(0, device=x.device)
+        if isinstance(out[0], dict):
+            return {k: torch.cat([o[k] for o in out]) for k in out[0]}
+        return torch.cat(out)
     finally:
         for m, w in zip(modules, was, strict=True):
             m.train(w)

@@ -1,10 +1,14 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DCTEACH_QUIET", "1")
+# decoded images and pretext models go to a cache of this test session (shared by the
+# notebooks it runs), not the user's ~/.cache/dcteach
+os.environ.setdefault("DCTEACH_CACHE", tempfile.mkdtemp(prefix="dcteach-test-cache-"))
 if os.environ.get("DCTEACH_DATA"):  # relative roots break in notebooks run from other folders
     os.environ["DCTEACH_DATA"] = str(Path(os.environ["DCTEACH_DATA"]).resolve())
 

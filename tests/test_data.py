@@ -133,7 +133,7 @@ def test_imagefolder_skips_unreadable_file_with_one_warning(tmp_path):
     assert len(warned) == 1, warned
     assert "skipped 1 unreadable" in warned[0] and "broken.jpg" in warned[0]
     assert "notes.txt" not in warned[0] and "hidden" not in warned[0]
-    assert data.kind == "image" and data.x.shape == (6, 3, 8, 8) and data.x.dtype == np.float32
+    assert data.kind == "image" and data.x.shape == (6, 3, 8, 8) and data.x.dtype == np.uint8
     assert data.class_names == ["cat", "dog"] and data.n_clusters == 2
     assert data.y.tolist() == [0, 0, 0, 1, 1, 1]
     red_minus_blue = data.x[:, 0].mean(axis=(1, 2)) - data.x[:, 2].mean(axis=(1, 2))

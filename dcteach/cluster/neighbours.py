@@ -4,6 +4,9 @@
   computed as blocked matrix products of L2-normalised rows (on the features' device).
 * :func:`neighbour_accuracy` — the share of mined neighbours that carry the anchor's label,
   SCAN's measure of how good a pretext space is for clustering.
+* :func:`knn_accuracy` — weighted k-NN classification accuracy of a feature space
+  (leave-one-out; k = 200, τ = 0.1: the monitor of Wu et al., CVPR 2018, used by SimCLR-style
+  training logs). Labels only *measure* the features; no method trains on them.
 * :func:`smooth_features` — ``normalize(x_i + Σ_{j ∈ kNN(i)} x_j)``, one step of neighbourhood
   averaging (a cheap denoiser before clustering short texts).
 """
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["mine_neighbours", "neighbour_accuracy", "smooth_features"]
+__all__ = ["mine_neighbours", "neighbour_accuracy", "knn_accuracy", "smooth_features"]
 
 
 @torch.no_grad()
@@ -36,6 +39,39 @@ def neighbour_accuracy(neighbours, labels) -> float:
     nb = np.asarray(torch.as_tensor(neighbours).cpu())
     y = np.asarray(labels)
     return float((y[nb] == y[:, None]).mean())
+
+
+@torch.no_grad()
+def knn_accuracy(x: torch.Tensor, labels, k: int = 200, temperature: float = 0.1,
+                 n_queries: int | None = 5000, seed: int = 0, block: int = 1024) -> float:
+    """Leave-one-out weighted k-NN accuracy of the features ``x`` (n, d).
+
+    For a query i with cosine similarities s_ij to the other samples, its k most similar
+    neighbours N(i) vote with weights exp(s_ij / τ)::
+
+        ŷ_i = argmax_c Σ_{j ∈ N(i)} exp(s_ij / τ) [y_j = c]
+
+    ``n_queries`` random queries (all samples if None) against all n samples as the memory.
+    """
+    u = F.normalize(torch.as_tensor(x).float(), dim=1)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.long, device=u.device)
+    n = len(u)
+    k = max(1, min(k, n - 1))
+    q = torch.arange(n, device=u.device)
+    if n_queries is not None and n_queries < n:
+        g = torch.Generator().manual_seed(seed)
+        q = torch.randperm(n, generator=g)[:n_queries].to(u.device)
+    n_classes = int(y.max()) + 1
+    correct = 0
+    for s in range(0, len(q), block):
+        qi = q[s:s + block]
+        sim = u[qi] @ u.T
+        sim[torch.arange(len(qi), device=u.device), qi] = -float("inf")  # leave one out
+        top, idx = sim.topk(k, dim=1)
+        votes = torch.zeros(len(qi), n_classes, device=u.device)
+        votes.scatter_add_(1, y[idx], torch.exp((top - 1.0) / temperature))  # shift: no overflow
+        correct += int((votes.argmax(1) == y[qi]).sum())
+    return correct / len(q)
 
 
 def smooth_features(x: torch.Tensor, neighbours: torch.Tensor, k: int) -> torch.Tensor:

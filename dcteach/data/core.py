@@ -21,9 +21,10 @@ class DatasetNotFound(FileNotFoundError):
 class ClusterData:
     """A data set split held in memory.
 
-    ``x`` is a float32 array (images ``(n, C, H, W)`` in [0, 1], or vectors ``(n, d)``),
-    or a list of strings for text corpora. ``y`` holds integer labels, or ``None`` for
-    unlabelled data.
+    ``x`` is an image array ``(n, C, H, W)`` — uint8 for image files, float32 in [0, 1] for
+    the embedded 8×8 digits —, a float32 array of vectors ``(n, d)``, or a list of strings for
+    text corpora. ``y`` holds integer labels, or ``None`` for unlabelled data. Image data sets
+    carry their :class:`~dcteach.data.images.ImageFacts` in ``meta["facts"]``.
     """
 
     name: str
@@ -39,11 +40,30 @@ class ClusterData:
 
     @property
     def flat(self) -> np.ndarray:
-        """Samples as flat float32 vectors ``(n, d)`` (images flattened)."""
+        """Samples as flat float32 vectors ``(n, d)`` (images flattened, uint8 scaled to
+        [0, 1])."""
+        return self.floats.reshape(len(self.x), -1)
+
+    @property
+    def floats(self) -> np.ndarray:
+        """``x`` as float32, uint8 images scaled to [0, 1] (a copy for uint8 data)."""
         if self.kind == "text":
             raise ValueError(f"{self.name} is a text corpus: embed it first (dcteach.features)")
-        x = np.asarray(self.x, dtype=np.float32)
-        return x.reshape(len(x), -1)
+        x = np.asarray(self.x)
+        if x.dtype == np.uint8:
+            return x.astype(np.float32) / np.float32(255.0)
+        return x.astype(np.float32, copy=False)
+
+    @property
+    def facts(self):
+        """Image facts (size, channels, mean/std, default backbone) of an image data set."""
+        if self.kind != "image":
+            raise ValueError(f"{self.name} is not an image data set")
+        if "facts" not in self.meta:
+            from .images import image_facts
+
+            self.meta["facts"] = image_facts(self.x)
+        return self.meta["facts"]
 
     def subset(self, n: int | None, seed: int = 0) -> ClusterData:
         """A random subset of ``n`` samples (stratification-free, reproducible)."""

@@ -1,8 +1,9 @@
 """Data sets by name: one call, ``load_dataset(name, split=...)``, for every data set.
 
-A :class:`ClusterData` holds the whole split in memory (images as float arrays in [0, 1],
-shape ``(n, C, H, W)``; vectors as ``(n, d)``; texts as a list of str), its labels, the
-number of clusters and the class names. Splits: ``train``, ``test`` and ``all``
+A :class:`ClusterData` holds the whole split in memory (images as uint8 arrays
+``(n, C, H, W)``, floated per batch — see :mod:`.images` —, the 8×8 digits as floats in
+[0, 1]; vectors as ``(n, d)``; texts as a list of str), its labels, the number of clusters
+and the class names. Splits: ``train``, ``test`` and ``all``
 (train + test merged, the protocol of DEC/IDEC/CC).
 
 Root of the data: argument > ``$DCTEACH_DATA`` > ``~/.cache/dcteach``. Online, torchvision
@@ -22,6 +23,7 @@ import numpy as np
 
 from .core import ClusterData, DatasetNotFound
 from .corpora import read_labelled_texts
+from .images import IMAGE_EXTENSIONS, ImageFacts, read_image_tree
 
 __all__ = [
     "ClusterData",
@@ -56,14 +58,16 @@ class DatasetInfo:
     loader: Callable[..., ClusterData]
     expected: Callable[[Path], list[str]]  # files (relative to root) that must exist
     embedded: bool = False  # ships with a Python package: always available
+    facts: ImageFacts | None = None  # image data sets: size, channels, mean/std, backbone
 
 
 DATASETS: dict[str, DatasetInfo] = {}
 
 
-def _register(name, kind, n_clusters, description, expected, embedded=False):
+def _register(name, kind, n_clusters, description, expected, embedded=False, facts=None):
     def deco(fn):
-        DATASETS[name] = DatasetInfo(name, kind, n_clusters, description, fn, expected, embedded)
+        DATASETS[name] = DatasetInfo(name, kind, n_clusters, description, fn, expected, embedded,
+                                     facts)
         return fn
 
     return deco
@@ -93,13 +97,13 @@ def _tv_split(split: str) -> list[bool]:
 
 
 def _images_to_array(data) -> np.ndarray:
-    """uint8 (n,H,W) or (n,H,W,C) → float32 (n,C,H,W) in [0,1]."""
-    arr = np.asarray(data)
+    """uint8 (n,H,W) or (n,H,W,C) → uint8 (n,C,H,W), contiguous."""
+    arr = np.asarray(data, dtype=np.uint8)
     if arr.ndim == 3:
         arr = arr[:, None]
     elif arr.ndim == 4 and arr.shape[-1] in (1, 3):
         arr = arr.transpose(0, 3, 1, 2)
-    return (arr.astype(np.float32) / 255.0)
+    return np.ascontiguousarray(arr)
 
 
 def _torchvision(name, cls_name, root, split, download, files, data_root_=None, **kwargs):
@@ -178,6 +182,13 @@ _MNIST_FILES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
 
 
+def _facts(size, mean, std, backbone):
+    return ImageFacts(size, len(mean), tuple(mean), tuple(std), backbone)
+
+
+_IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
 def _mnist_like(name, cls_name, folder):
     files = [f"{folder}/{cls_name}/raw/{f}" for f in _MNIST_FILES]
 
@@ -189,16 +200,19 @@ def _mnist_like(name, cls_name, folder):
     return load, (lambda r: files)
 
 
-for _name, _cls, _desc in [
-    ("mnist", "MNIST", "MNIST handwritten digits, 28x28, 60k train + 10k test"),
-    ("fashion-mnist", "FashionMNIST", "Fashion-MNIST, 28x28, 60k train + 10k test"),
+for _name, _cls, _desc, _mean_std in [
+    ("mnist", "MNIST", "MNIST handwritten digits, 28x28, 60k train + 10k test",
+     ((0.1307,), (0.3081,))),
+    ("fashion-mnist", "FashionMNIST", "Fashion-MNIST, 28x28, 60k train + 10k test",
+     ((0.2860,), (0.3530,))),
 ]:
     _load, _exp = _mnist_like(_name, _cls, _name.replace("-", ""))
-    _register(_name, "image", 10, _desc, _exp)(_load)
+    _register(_name, "image", 10, _desc, _exp, facts=_facts(28, *_mean_std, "cnn"))(_load)
 
 
 @_register("usps", "image", 10, "USPS digits, 16x16, 7,291 train + 2,007 test",
-           lambda r: ["usps/usps.bz2", "usps/usps.t.bz2"])
+           lambda r: ["usps/usps.bz2", "usps/usps.t.bz2"],
+           facts=_facts(16, (0.2469,), (0.2989,), "cnn"))
 def _usps(root: Path, split: str, download: bool) -> ClusterData:
     x, y, _ = _torchvision("usps", "USPS", root / "usps", split, download,
                            ["usps/usps.bz2", "usps/usps.t.bz2"])
@@ -206,7 +220,8 @@ def _usps(root: Path, split: str, download: bool) -> ClusterData:
 
 
 @_register("cifar10", "image", 10, "CIFAR-10, 32x32 RGB, 50k train + 10k test",
-           lambda r: _cifar10_expected(r))
+           lambda r: _cifar10_expected(r),
+           facts=_facts(32, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), "resnet18"))
 def _cifar10(root: Path, split: str, download: bool) -> ClusterData:
     jpg = root / "cifar10-jpg"
     if (jpg / "train").is_dir() and not (root / "cifar10" / "cifar-10-batches-py").is_dir():
@@ -238,7 +253,8 @@ _CIFAR100_COARSE = [
 
 
 @_register("cifar100-20", "image", 20, "CIFAR-100 with its 20 superclasses as labels",
-           lambda r: ["cifar100/cifar-100-python/train", "cifar100/cifar-100-python/test"])
+           lambda r: ["cifar100/cifar-100-python/train", "cifar100/cifar-100-python/test"],
+           facts=_facts(32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762), "resnet18"))
 def _cifar100_20(root: Path, split: str, download: bool) -> ClusterData:
     x, y, _ = _torchvision("cifar100-20", "CIFAR100", root / "cifar100", split, download,
                            ["cifar100/cifar-100-python/train", "cifar100/cifar-100-python/test"])
@@ -250,7 +266,8 @@ DATASETS["cifar100"] = DATASETS["cifar100-20"]  # common alias
 
 
 @_register("stl10", "image", 10, "STL-10, 96x96 RGB, 5k train + 8k test (labelled part)",
-           lambda r: ["stl10/stl10_binary/train_X.bin", "stl10/stl10_binary/test_X.bin"])
+           lambda r: ["stl10/stl10_binary/train_X.bin", "stl10/stl10_binary/test_X.bin"],
+           facts=_facts(96, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713), "resnet18"))
 def _stl10(root: Path, split: str, download: bool) -> ClusterData:
     import torchvision.datasets as tvd
 
@@ -260,35 +277,13 @@ def _stl10(root: Path, split: str, download: bool) -> ClusterData:
             ds = tvd.STL10(str(root / "stl10"), split=s, download=download)
         except Exception as err:
             raise _missing("stl10", root, DATASETS["stl10"].expected(root)) from err
-        parts.append((ds.data.astype(np.float32) / 255.0, ds.labels.astype(np.int64)))
+        parts.append((np.asarray(ds.data, dtype=np.uint8), ds.labels.astype(np.int64)))
         classes = list(ds.classes)
     x, y = _merge(parts)
     return ClusterData("stl10", x, y, 10, classes, "image")
 
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
 _NAMED_UNREADABLE = 5  # how many unreadable files a warning or error names
-
-
-def _read_image(path: Path, size: int | None) -> np.ndarray:
-    """One image file as uint8 ``(H, W, 3)``, resized to ``size x size`` if given."""
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im = im.convert("RGB")  # decodes: a truncated file fails here, not at open
-        if size is not None and im.size != (size, size):
-            im = im.resize((size, size), Image.BILINEAR)
-        return np.asarray(im, dtype=np.uint8)
-
-
-def _why_unreadable(path: Path, err: Exception) -> str:
-    from PIL import UnidentifiedImageError
-
-    if isinstance(err, UnidentifiedImageError):
-        return "not an image"
-    why = (str(err).splitlines() or [""])[0].replace(f"'{path}'", "").replace(str(path), "")
-    why = why.strip(" :") or type(err).__name__
-    return why if len(why) <= 60 else why[:57] + "..."
 
 
 def _list_unreadable(bad: list[str]) -> str:
@@ -334,20 +329,10 @@ def _imagefolder_split(name: str, base: Path, split: str, n_clusters: int | None
                              f"{base}/<class>/ holding {exts} files")
         raise _missing(name, base.parent, [f"{base.name}/<class>/*.jpg"])
     classes = [c for c in folders if any(image_files(d / c) for d in every)]
-    xs, ys, bad = [], [], []
-    for d in dirs:
-        for ci, c in enumerate(classes):
-            for f in image_files(d / c):
-                try:
-                    xs.append(_read_image(f, size))
-                except MemoryError:
-                    raise
-                except Exception as err:  # PIL raises OSError, ValueError, SyntaxError, ...
-                    bad.append(f"{f.relative_to(base)} ({_why_unreadable(f, err)})")
-                    continue
-                ys.append(ci)
+    files = [(f, ci) for d in dirs for ci, c in enumerate(classes) for f in image_files(d / c)]
+    x, y, bad = read_image_tree(name, base, files, size)
     where = ", ".join(str(d) for d in dirs)
-    if not xs:
+    if x is None:
         found = f"; {len(bad)} unreadable: {_list_unreadable(bad)}" if bad else ""
         raise ValueError(f"{name}: no readable image in {where} (expected <class>/ folders "
                          f"holding {exts} files{found})")
@@ -355,18 +340,14 @@ def _imagefolder_split(name: str, base: Path, split: str, n_clusters: int | None
         warnings.warn(f"{name}: skipped {len(bad)} unreadable image file"
                       f"{'s' if len(bad) > 1 else ''} in {base}: {_list_unreadable(bad)}",
                       UserWarning, stacklevel=3)
-    shapes = sorted({a.shape[:2] for a in xs})
-    if len(shapes) > 1:
-        listed = ", ".join(f"{w}x{h}" for h, w in shapes[:3])
-        raise ValueError(f"{name}: images have different sizes ({listed}"
-                         f"{', ...' if len(shapes) > 3 else ''}); pass image_size=... to "
-                         "load_dataset to resize them")
-    x = np.stack(xs).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+    x = x.transpose(0, 3, 1, 2)
+    if (x[:, 0] == x[:, 1]).all() and (x[:, 0] == x[:, 2]).all():
+        x = x[:, :1]  # grey images: one channel
     meta = {"path": str(base)}
     if bad:
         meta["skipped"] = bad
-    return ClusterData(name, x, np.asarray(ys, dtype=np.int64), n_clusters or len(classes),
-                       classes, "image", meta)
+    return ClusterData(name, np.ascontiguousarray(x), y, n_clusters or len(classes), classes,
+                       "image", meta)
 
 
 for _name, _folder, _k, _size, _desc in [
@@ -374,7 +355,8 @@ for _name, _folder, _k, _size, _desc in [
     ("imagenet-dogs", "imagenet-dogs", 15, 96, "ImageNet-Dogs, 15 breeds (ImageFolder tree)"),
     ("tiny-imagenet", "tiny-imagenet-200", 200, 64, "Tiny-ImageNet, 200 classes (ImageFolder)"),
 ]:
-    _register(_name, "image", _k, _desc, lambda r, f=_folder: [f"{f}/[train|test]/<class>/*.JPEG"])(
+    _register(_name, "image", _k, _desc, lambda r, f=_folder: [f"{f}/[train|test]/<class>/*.JPEG"],
+              facts=_facts(_size, *_IMAGENET_MEAN_STD, "resnet18"))(
         lambda root, split, download, _n=_name, _f=_folder, _kk=_k, _s=_size: _imagefolder_split(
             _n, root / _f, split, _kk, _s)
     )
@@ -464,6 +446,8 @@ def load_dataset(
     if key in DATASETS:
         r = data_root(root)
         data = DATASETS[key].loader(r, split, download)
+        if data.kind == "image" and DATASETS[key].facts is not None:
+            data.meta["facts"] = DATASETS[key].facts
     else:
         if p.is_file():
             data = read_labelled_texts(p)

@@ -10,7 +10,9 @@ DEC family (:mod:`dcteach.losses.dec`, lecture 02)
                                  next to the term it belongs to)
 
 Contrastive (:mod:`dcteach.losses.contrastive`, lectures 04 and 08)
-    :func:`nt_xent`              NT-Xent / InfoNCE over a batch of view pairs (SimCLR, SCCL)
+    :func:`nt_xent`              NT-Xent / InfoNCE over a batch of view pairs (SimCLR, CC, SCCL)
+    :func:`cluster_contrastive_loss`  CC: NT-Xent over assignment *columns* + log K − H(p̄)
+    :func:`assignment_entropy`   H(p̄), entropy of the mean assignment (CC, SCAN)
 
 Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
     :func:`scan_loss`            SCAN: neighbour consistency − w · entropy of the mean prediction
@@ -20,7 +22,7 @@ Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
 Distances come from one place, :func:`dcteach.cluster.pairwise_sq_dists`.
 """
 
-from .contrastive import nt_xent
+from .contrastive import assignment_entropy, cluster_contrastive_loss, nt_xent
 from .dec import (
     dcn_kmeans_loss,
     dcn_update_centers,
@@ -37,5 +39,6 @@ from .pseudo_label import (
 )
 
 __all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
-           "dcn_kmeans_loss", "dcn_update_centers", "nt_xent", "scan_loss",
+           "dcn_kmeans_loss", "dcn_update_centers", "nt_xent",
+           "cluster_contrastive_loss", "assignment_entropy", "scan_loss",
            "confident_pseudo_labels", "class_balance_weights", "balanced_cross_entropy"]

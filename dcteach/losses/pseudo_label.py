@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .contrastive import assignment_entropy
+
 __all__ = ["scan_loss", "confident_pseudo_labels", "class_balance_weights",
            "balanced_cross_entropy"]
 
@@ -26,8 +28,7 @@ def scan_loss(p_anchor: torch.Tensor, p_neighbour: torch.Tensor, entropy_weight:
     Returns ``(total, consistency, entropy)``.
     """
     consistency = -torch.log((p_anchor * p_neighbour).sum(1).clamp_min(eps)).mean()
-    mean = p_anchor.mean(0)
-    entropy = -(mean * torch.log(mean.clamp_min(eps))).sum()
+    entropy = assignment_entropy(p_anchor, eps)
     return consistency - entropy_weight * entropy, consistency, entropy
 
 

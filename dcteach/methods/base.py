@@ -257,6 +257,7 @@ class ClusterMethod(ClusterMixin, BaseEstimator):
     presets: ClassVar[dict[str, dict]] = {"quick": {}}
     defaults: ClassVar[dict] = {}  # a registered variant's settings, under the presets
     input_kind: ClassVar[str] = "vector"  # "vector" (also flattened images), "image", "text"
+    keeps_uint8: ClassVar[bool] = False  # image methods that float each batch themselves
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -310,17 +311,24 @@ class ClusterMethod(ClusterMixin, BaseEstimator):
     def _validate(self, X, reset: bool = False) -> np.ndarray:
         """``X`` as a float32 array of shape (n, ...) checked by scikit-learn; with
         ``reset=False`` (predict/transform) also that the method is fitted and ``X`` has the
-        fitted number of features."""
+        fitted number of features.
+
+        uint8 input is pixel values: scaled to [0, 1] — or, for methods with ``keeps_uint8``
+        (they float each mini-batch on the device), kept as uint8."""
         from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
         if not reset:
             check_is_fitted(self, "labels_")
         if hasattr(X, "detach"):  # a torch tensor
             X = X.detach().cpu().numpy()
-        x = check_array(X, allow_nd=True, dtype=np.float32,
+        uint8 = getattr(X, "dtype", None) == np.uint8
+        keep = uint8 and self.keeps_uint8
+        x = check_array(X, allow_nd=True, dtype=None if keep else np.float32,
                         ensure_min_samples=2 if reset else 1)
+        if uint8 and not keep:
+            x = x / np.float32(255.0)
         # n_features_in_ counts values per sample, also for images (n, C, H, W)
-        validate_data(self, x.reshape(len(x), -1), reset=reset, dtype=np.float32,
+        validate_data(self, x.reshape(len(x), -1), reset=reset, dtype=None if keep else np.float32,
                       ensure_min_samples=2 if reset else 1)
         return x
 

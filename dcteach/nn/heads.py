@@ -5,7 +5,9 @@
 * :class:`ClusterHeads` — several linear cluster heads over the same features, computed as one
   matrix product (SCAN trains several and keeps the one with the lowest loss).
 * :class:`ProjectionHead` — the MLP ``d → hidden → out`` between features and a contrastive
-  loss (SimCLR's g(·), SCCL's instance head).
+  loss (SimCLR's g(·), SCCL's and CC's instance head; CC's cluster head with out = K).
+* :class:`MultiHeadNet` — an encoder with named heads on its features, one ``forward`` for
+  all (so DistributedDataParallel sees one module).
 * :class:`ResidualMLP` — ``x + W₂σ(W₁x)`` with W₂ = 0 at the start, a trainable layer on
   frozen embeddings that starts as the identity.
 """
@@ -18,7 +20,7 @@ from torch import nn
 
 from ..losses.dec import soft_assignment
 
-__all__ = ["ClusteringLayer", "ClusterHeads", "ProjectionHead", "ResidualMLP"]
+__all__ = ["ClusteringLayer", "ClusterHeads", "ProjectionHead", "MultiHeadNet", "ResidualMLP"]
 
 
 class ClusteringLayer(nn.Module):
@@ -59,6 +61,24 @@ class ProjectionHead(nn.Sequential):
 
     def __init__(self, dim: int, hidden: int, out: int):
         super().__init__(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
+class MultiHeadNet(nn.Module):
+    """``encoder`` plus named ``heads``: ``forward(x)`` returns ``{"features": h, name:
+    head(h), ...}`` with ``h = encoder(x)``, every output with the batch first;
+    ``heads=[...]`` restricts which heads run."""
+
+    def __init__(self, encoder: nn.Module, **heads: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x: torch.Tensor, heads=None) -> dict[str, torch.Tensor]:
+        h = self.encoder(x)
+        out = {"features": h}
+        for name in (self.heads if heads is None else heads):
+            out[name] = self.heads[name](h)
+        return out
 
 
 class ResidualMLP(nn.Module):

@@ -1,0 +1,95 @@
+"""Data parallelism: two gloo processes on CPU give the loss and the gradients of one process
+on the concatenated batch, because NT-Xent and CC's cluster loss gather every rank's rows."""
+
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+from dcteach import distributed
+from dcteach.losses import cluster_contrastive_loss, nt_xent
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 5))
+
+
+def _batch():
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(8, 6, generator=g), torch.randn(8, 6, generator=g)
+
+
+def _loss(model, a, b):
+    za, zb = model(a), model(b)
+    inst = nt_xent(za[:, :3], zb[:, :3], 0.5)
+    clu, _ = cluster_contrastive_loss(za[:, 2:].softmax(1), zb[:, 2:].softmax(1), 1.0)
+    return inst + clu
+
+
+def _worker(rank: int, world: int, port: int, out: dict) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        model = distributed.wrap(_model(), torch.device("cpu"))
+        a, b = _batch()
+        idx = distributed.shard(torch.arange(len(a)))
+        loss = _loss(model, a[idx], b[idx])
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters()]
+        out[rank] = (float(loss), grads, distributed.world_size(), distributed.is_main())
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(120)
+def test_two_gloo_ranks_match_one_process_on_the_whole_batch():
+    model = _model()
+    a, b = _batch()
+    ref = _loss(model, a, b)
+    ref.backward()
+    ref_grads = [p.grad for p in model.parameters()]
+
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
+        out = dict(out)
+    for rank in (0, 1):
+        loss, grads, world, main = out[rank]
+        assert world == 2 and main == (rank == 0)
+        assert loss == pytest.approx(float(ref.detach()), rel=1e-5)
+        for g, r in zip(grads, ref_grads, strict=True):
+            torch.testing.assert_close(g, r, rtol=1e-4, atol=1e-6)
+
+
+def test_without_the_gather_each_shard_sees_a_different_loss():
+    """The bug in CC's issue tracker: a rank that contrasts only its own rows optimises a
+    different objective (fewer negatives) than the whole batch."""
+    from dcteach.losses.contrastive import _nt_xent
+
+    model = _model()
+    a, b = _batch()
+    with torch.no_grad():
+        full = float(nt_xent(model(a), model(b), 0.5))
+        for r in (0, 1):
+            shard = float(_nt_xent(model(a[r::2]), model(b[r::2]), 0.5))
+            assert abs(shard - full) > 1e-3
+
+
+def test_single_process_helpers_are_identities():
+    t = torch.arange(6.0)
+    assert distributed.gather(t) is t
+    assert torch.equal(distributed.shard(t), t)
+    m = nn.Linear(2, 2)
+    assert distributed.wrap(m, torch.device("cpu")) is m
+    assert distributed.rank() == 0 and distributed.world_size() == 1 and distributed.is_main()

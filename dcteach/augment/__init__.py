@@ -1,12 +1,51 @@
 """Augmentations, batched with an independent random draw per sample, on the batch's device.
 
-* :mod:`.image` — image tensors: :func:`random_affine` / :func:`affine_batch` (shift and
-  rotation; DEC-DA).
+* :mod:`.image` — image tensors (n, C, H, W) in [0, 1]: functional ops with per-sample
+  parameters (:func:`resized_crop`, :func:`hflip`, :func:`affine`, :func:`adjust_brightness`,
+  :func:`adjust_contrast`, :func:`adjust_saturation`, :func:`adjust_hue`,
+  :func:`rgb_to_grayscale`, :func:`gaussian_blur`, :func:`erase`), random transforms
+  (:class:`RandomResizedCrop`, :class:`RandomCrop`, :class:`RandomHorizontalFlip`,
+  :class:`RandomAffine`, :class:`ColorJitter`, :class:`RandomGrayscale`,
+  :class:`GaussianBlur`, :class:`RandomErasing`, :class:`Compose`, :class:`Normalize`) and
+  DEC-DA's :func:`random_affine` / :func:`affine_batch` (shift and rotation).
+* :mod:`.recipes` — named pipelines: :func:`make_augment` (``none``, ``weak``, ``simclr``,
+  ``cc``, ``digits``, ``strong``; see :data:`RECIPES`) and :func:`default_recipe`.
 * :mod:`.embedding` — views made in a feature space when the encoder is frozen:
   :func:`embedding_view` (random neighbour swap, feature dropout, Gaussian noise).
 """
 
 from .embedding import embedding_view
-from .image import affine_batch, random_affine
+from .image import (
+    ColorJitter,
+    Compose,
+    GaussianBlur,
+    Normalize,
+    RandomAffine,
+    RandomCrop,
+    RandomErasing,
+    RandomGrayscale,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    adjust_brightness,
+    adjust_contrast,
+    adjust_hue,
+    adjust_saturation,
+    affine,
+    affine_batch,
+    erase,
+    gaussian_blur,
+    hflip,
+    random_affine,
+    resized_crop,
+    rgb_to_grayscale,
+)
+from .recipes import RECIPES, Augment, default_recipe, make_augment
 
-__all__ = ["affine_batch", "random_affine", "embedding_view"]
+__all__ = [
+    "affine_batch", "random_affine", "embedding_view",
+    "resized_crop", "hflip", "affine", "adjust_brightness", "adjust_contrast",
+    "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "gaussian_blur", "erase",
+    "RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomAffine", "ColorJitter",
+    "RandomGrayscale", "GaussianBlur", "RandomErasing", "Compose", "Normalize",
+    "RECIPES", "Augment", "make_augment", "default_recipe",
+]

@@ -5,7 +5,7 @@ import importlib
 from .base import METHODS, ClusterMethod, ConfigError, get_method, make_config, register
 
 # Modules that register methods; later method families add themselves here.
-_METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "scan"]
+_METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "scan", "contrastive"]
 
 
 def _load_all() -> None:

@@ -24,8 +24,7 @@ import torch
 
 from dcteach.data import load_dataset
 from dcteach.features import embed_texts
-from dcteach.methods import get_method
-from dcteach.methods.base import parse_option
+from dcteach.methods import parse_method_spec
 from dcteach.metrics import evaluate
 
 REFERENCE_ACC = {  # dataset: (MiniLM + k-means measured before, SCCL paper)
@@ -36,18 +35,6 @@ REFERENCE_ACC = {  # dataset: (MiniLM + k-means measured before, SCCL paper)
 DEFAULT_METHODS = ["text-kmeans,embedding=tfidf", "text-kmeans",
                    "text-kmeans,smooth_neighbours=20", "text-kmeans-hybrid", "sccl:fast",
                    "text-selflabel"]
-
-
-def parse_spec(spec: str):
-    """``name[:preset][,key=value...]`` → (method class, preset, options)."""
-    head, *pairs = spec.split(",")
-    name, _, preset = head.partition(":")
-    cls = get_method(name)
-    options = {}
-    for pair in pairs:
-        key, _, value = pair.partition("=")
-        options[key] = parse_option(cls.Config, key, value)
-    return cls, preset or "quick", options
 
 
 def run(datasets, methods, seeds, threads: int) -> list[dict]:
@@ -61,7 +48,7 @@ def run(datasets, methods, seeds, threads: int) -> list[dict]:
         print(f"# {ds}: {len(data)} texts, k={data.n_clusters}, "
               f"embedding {encode_s:.1f}s", flush=True)
         for spec in methods:
-            cls, preset, options = parse_spec(spec)
+            cls, preset, options = parse_method_spec(spec)
             for seed in seeds:
                 model = cls(n_clusters=data.n_clusters, preset=preset, seed=seed,
                             verbose=False, **options)

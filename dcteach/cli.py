@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, distributed
 from .data import DATASETS, DatasetNotFound, data_root, is_available, list_datasets, load_dataset
 from .engine import pick_device, write_result
 from .methods import METHODS, get_method
@@ -157,15 +157,23 @@ def cmd_run(args) -> int:
     k = args.k or data.n_clusters
     if not k:
         raise ValueError(f"{data.name} has no labels: give the number of clusters with --k")
-    model = method_cls(n_clusters=k, preset=args.preset, device=args.device, seed=args.seed,
-                       out_dir=args.out, resume=args.resume, **overrides)
+    # under torchrun: join the process group; each rank uses its own GPU; rank 0 reports
+    device = distributed.init(pick_device(args.device))
+    main_rank = distributed.is_main()
+    model = method_cls(n_clusters=k, preset=args.preset, device=device, seed=args.seed,
+                       out_dir=args.out, resume=args.resume, verbose=main_rank, **overrides)
     x = _prepare_input(method_cls, data)
-    pick_device(args.device, verbose=True)
-    print(f"dcteach: {method_cls.name} on {data.name} ({len(data)} samples, k={k}, "
-          f"preset={args.preset}, seed={args.seed})", file=sys.stderr)
+    if main_rank:
+        pick_device(device, verbose=True)
+        ranks = (f", {distributed.world_size()} processes"
+                 if distributed.world_size() > 1 else "")
+        print(f"dcteach: {method_cls.name} on {data.name} ({len(data)} samples, k={k}, "
+              f"preset={args.preset}, seed={args.seed}{ranks})", file=sys.stderr)
     t0 = time.perf_counter()
     labels = model.fit_predict(x, data.y)
     seconds = time.perf_counter() - t0
+    if not main_rank:
+        return 0
     result = {"method": method_cls.name, "dataset": data.name, "n": len(data), "n_clusters": k,
               "acc": None, "nmi": None, "ari": None, "seconds": round(seconds, 3),
               "device": str(model.device_), "seed": args.seed,

@@ -63,9 +63,10 @@ def gather(t: torch.Tensor) -> torch.Tensor:
     back to each rank's own rows; ``t`` itself when not distributed."""
     if not is_distributed():
         return t
-    from torch.distributed.nn.functional import all_gather
+    from torch.distributed import _functional_collectives as fc
 
-    return torch.cat(all_gather(t.contiguous()))
+    # all_gather_tensor_autograd: backward reduce-scatters (sums) the gradients
+    return fc.all_gather_tensor_autograd(t.contiguous(), gather_dim=0, group=dist.group.WORLD)
 
 
 def shard(idx: torch.Tensor) -> torch.Tensor:

@@ -2,7 +2,15 @@
 
 import importlib
 
-from .base import METHODS, ClusterMethod, ConfigError, get_method, make_config, register
+from .base import (
+    METHODS,
+    ClusterMethod,
+    ConfigError,
+    get_method,
+    make_config,
+    parse_method_spec,
+    register,
+)
 
 # Modules that register methods; later method families add themselves here.
 _METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "scan", "contrastive"]
@@ -13,4 +21,5 @@ def _load_all() -> None:
         importlib.import_module(f"{__name__}.{mod}")
 
 
-__all__ = ["METHODS", "ClusterMethod", "ConfigError", "get_method", "make_config", "register"]
+__all__ = ["METHODS", "ClusterMethod", "ConfigError", "get_method", "make_config",
+           "parse_method_spec", "register"]

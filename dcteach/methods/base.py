@@ -38,7 +38,8 @@ from sklearn.utils._available_if import available_if
 from ..engine import TrainingRun, pick_device, seed_everything
 
 __all__ = ["ClusterMethod", "METHODS", "register", "get_method", "make_config", "option",
-           "validate_config", "parse_option", "describe_options", "ConfigError"]
+           "validate_config", "parse_option", "parse_method_spec", "describe_options",
+           "ConfigError"]
 
 METHODS: dict[str, type[ClusterMethod]] = {}
 RUN_PARAMS = ("n_clusters", "preset", "device", "seed", "out_dir", "resume", "verbose")
@@ -187,6 +188,22 @@ def parse_option(config_cls, key: str, text: str):
             continue
     raise ConfigError(f"option {key!r} of {config_cls.__name__} expects {_type_name(tp)}, "
                       f"got {text!r}")
+
+
+def parse_method_spec(spec: str) -> tuple[type[ClusterMethod], str, dict]:
+    """``name[:preset][,key=value...]`` (as the benchmarks take them, e.g.
+    ``cc:fast,epochs=10``) → (method class, preset, typed options)."""
+    head, *pairs = spec.split(",")
+    name, _, preset = head.partition(":")
+    cls = get_method(name.strip())
+    options = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise ConfigError(f"method spec {spec!r}: expected key=value after the comma, "
+                              f"got {pair!r}")
+        options[key.strip()] = parse_option(cls.Config, key.strip(), value.strip())
+    return cls, preset or "quick", options
 
 
 def _scalar(text: str):

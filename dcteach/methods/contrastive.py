@@ -106,18 +106,22 @@ class ContrastiveMethod(ClusterMethod):
                                                           **monitor(model)))
 
     def _monitor(self, x, y):
-        """Per-epoch measurements on a fixed random subset (labels only measure)."""
+        """Per-epoch measurements (labels only measure): weighted k-NN accuracy of the
+        features, ``knn_queries`` leave-one-out queries against a fixed random memory of up to
+        10 000 images (k = 200 needs a memory much larger than a class); for a cluster head
+        also ACC/NMI/ARI on that memory."""
         c = self.config_
         if y is None or c.knn_queries == 0:
             return lambda model: {}
-        idx = np.sort(np.random.default_rng(0).permutation(len(x))[:max(c.knn_queries, 200)])
+        idx = np.sort(np.random.default_rng(0).permutation(len(x))[:10_000])
         xs, ys = x[torch.as_tensor(idx, device=x.device)], y[idx]
 
         def measure(model) -> dict:
             from ..metrics import evaluate
 
             out = self._embed(model, xs, ["features", *model.heads])
-            row = {"knn": knn_accuracy(out["features"], ys, k=min(200, len(ys) - 1))}
+            row = {"knn": knn_accuracy(out["features"], ys, k=min(200, len(ys) // 20 + 1),
+                                       n_queries=c.knn_queries)}
             if "cluster" in out:
                 row.update(evaluate(ys, out["cluster"].argmax(1).cpu().numpy()))
             return row

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import needs_cifar_jpg
 
 from dcteach.methods import get_method
 from dcteach.metrics import evaluate
@@ -119,3 +120,18 @@ def test_torchrun_two_processes_train_and_report_once(tmp_path, cache):
     assert proc.stdout.count("cc / digits") == 1  # rank 0 reports, rank 1 stays quiet
     assert "2 processes" in proc.stderr
     assert json.loads(out.read_text())["n"] == 400
+
+
+@pytest.mark.slow
+@needs_cifar_jpg
+def test_quick_presets_run_on_cifar10_on_the_cpu(cache):
+    from dcteach.data import load_dataset
+
+    data = load_dataset("cifar10", split="test", n_samples=128, download=False)
+    for name in ("simclr", "cc"):
+        model = get_method(name)(n_clusters=10, preset="quick", epochs=1, batch_size=64,
+                                 verbose=False)
+        labels = model.fit_predict(data.x, data.y)
+        assert labels.shape == (128,) and model.facts_.backbone == "resnet18"
+        np.testing.assert_allclose(model.facts_.mean, data.facts.mean, atol=0.03)
+        assert model.history_[0]["knn"] > 0.1  # the monitor ran on the features

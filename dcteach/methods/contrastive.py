@@ -24,7 +24,7 @@ subset (and CC its ACC/NMI/ARI) — measurements only, never a training signal.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from ..pretext import cached_pretext, data_fingerprint, train_on_views
 from ..train import Trainer, embed_all
 from .base import ClusterMethod, option, register
 
-__all__ = ["ContrastiveConfig", "SimCLR", "CC", "CCConfig"]
+__all__ = ["ContrastiveConfig", "SimCLRConfig", "SimCLR", "CC", "CCConfig"]
 
 
 @dataclass
@@ -64,6 +64,12 @@ class ContrastiveConfig:
     cache: bool = True  # store/load the trained pretext model (SimCLR)
 
 
+# the settings a SimCLR pretext model depends on (its cache key, with the epochs)
+PRETEXT_SETTINGS = ("backbone", "width", "augment", "standardize", "proj_hidden", "proj_dim",
+                    "temperature", "batch_size", "optimizer", "lr", "weight_decay", "momentum",
+                    "cosine", "amp")
+
+
 class ContrastiveMethod(ClusterMethod):
     """What SimCLR and CC share: images in, an encoder with heads, training on two views."""
 
@@ -84,9 +90,9 @@ class ContrastiveMethod(ClusterMethod):
         heads = {name: make(enc.out_dim) for name, make in heads.items()}
         return MultiHeadNet(enc, **heads).to(self.device_)
 
-    def _trainer(self, model, n: int) -> Trainer:
+    def _trainer(self, model, n: int, epochs: int) -> Trainer:
         c = self.config_
-        steps = max(1, c.epochs * (n // c.batch_size))
+        steps = max(1, epochs * (n // c.batch_size))
         sched = ((lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps,
                                                                          c.lr * 1e-3))
                  if c.cosine else None)
@@ -94,16 +100,33 @@ class ContrastiveMethod(ClusterMethod):
                        weight_decay=c.weight_decay, device=self.device_, amp=c.amp,
                        scheduler=sched, schedule_every="step")
 
-    def _train(self, phase: str, model, x, y, loss) -> None:
+    def _train(self, phase: str, model, x, y, loss, epochs: int) -> None:
         c = self.config_
         recipe = default_recipe(tuple(x.shape[1:])) if c.augment == "auto" else c.augment
         augment = make_augment(recipe, tuple(x.shape[1:]))
         monitor = self._monitor(x, y)
         net = distributed.wrap(model, self.device_)
-        train_on_views(self.run_, phase, c.epochs, net, x, augment, loss,
-                       self._trainer(model, len(x)), c.batch_size,
+        train_on_views(self.run_, phase, epochs, net, x, augment, loss,
+                       self._trainer(model, len(x), epochs), c.batch_size,
                        log=lambda epoch, parts: self._log(phase, epoch, **parts,
                                                           **monitor(model)))
+
+    def _simclr_pretext(self, model: MultiHeadNet, x, y, epochs: int) -> None:
+        """Train ``model``'s encoder and projection head ``z`` with SimCLR's NT-Xent for
+        ``epochs`` — or load them from the pretext cache, where every method with the same
+        data, seed and pretext settings (SimCLR's own run, CC's warm start) finds them."""
+        c = self.config_
+        net = MultiHeadNet(model.encoder, z=model.heads["z"])  # shares the parameters
+        settings = {k: getattr(c, k) for k in PRETEXT_SETTINGS}
+        key = {"data": data_fingerprint(x), "config": dict(settings, epochs=epochs),
+               "seed": self.seed, "world": distributed.world_size()}
+
+        def loss(o1, o2):
+            return nt_xent(o1["z"], o2["z"], c.temperature)
+
+        cached_pretext("simclr", net, key,
+                       lambda: self._train("simclr", net, x, y, loss, epochs),
+                       enabled=c.cache, verbose=self.verbose)
 
     def _monitor(self, x, y):
         """Per-epoch measurements (labels only measure): weighted k-NN accuracy of the
@@ -141,6 +164,14 @@ class ContrastiveMethod(ClusterMethod):
                            dim=1).cpu().numpy()
 
 
+@dataclass
+class SimCLRConfig(ContrastiveConfig):
+    # k-means on the normalised projection-head output z (where SCAN mines neighbours and
+    # the loss is defined) or on the backbone features h (what a linear probe uses)
+    kmeans_on: str = option("head", choices=("head", "backbone"))
+    n_init: int = option(10, low=1)
+
+
 @register
 class SimCLR(ContrastiveMethod):
     """SimCLR pretext training (NT-Xent on two augmented views), then k-means on the
@@ -148,6 +179,7 @@ class SimCLR(ContrastiveMethod):
 
     name = "simclr"
     description = "SimCLR (NT-Xent on two augmented views) + k-means on normalised features"
+    Config = SimCLRConfig
     presets = {
         "quick": {"epochs": 2, "batch_size": 128, "knn_queries": 500},
         # MNIST on a 2-core CPU; on a GPU, CIFAR-10 with ResNet-18
@@ -156,39 +188,38 @@ class SimCLR(ContrastiveMethod):
         "paper": {"epochs": 500, "batch_size": 512, "optimizer": "sgd", "lr": 0.4,
                   "weight_decay": 1e-4, "temperature": 0.1},
     }
-    n_init = 10
 
     def _fit(self, X, y):
         c = self.config_
         x = self._images(X)
         model = self._build(z=lambda d: ProjectionHead(d, c.proj_hidden, c.proj_dim))
-
-        def loss(o1, o2):
-            return nt_xent(o1["z"], o2["z"], c.temperature)
-
-        settings = {k: v for k, v in asdict(c).items() if k not in ("knn_queries", "cache")}
-        key = {"data": data_fingerprint(x), "config": settings, "seed": self.seed,
-               "world": distributed.world_size()}
-        cached_pretext("simclr", model, key, lambda: self._train("simclr", model, x, y, loss),
-                       enabled=c.cache, verbose=self.verbose)
+        self._simclr_pretext(model, x, y, c.epochs)
         self.model_ = model
-        z = F.normalize(self._embed(model, x, ["features"])["features"], dim=1)
-        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.seed,
+        z = self._kmeans_space(x)
+        km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
                     device=self.device_).fit(z)
         self.kmeans_ = km
         self.embedding_ = z.cpu().numpy()
         self.labels_ = np.asarray(km.labels_, dtype=np.int64)
         self._log("kmeans", 0, y, self.labels_)
 
+    def _kmeans_space(self, x) -> torch.Tensor:
+        key = "z" if self.config_.kmeans_on == "head" else "features"
+        return F.normalize(self._embed(self.model_, x, [key])[key], dim=1)
+
     def predict(self, X) -> np.ndarray:
-        """Nearest k-means centre of the normalised features."""
-        return np.asarray(self.kmeans_.predict(self.transform(X)), dtype=np.int64)
+        """Nearest k-means centre in the space k-means ran in."""
+        x = torch.as_tensor(self._validate(X)).to(self.device_)
+        return np.asarray(self.kmeans_.predict(self._kmeans_space(x)), dtype=np.int64)
 
 
 @dataclass
 class CCConfig(ContrastiveConfig):
     cluster_temperature: float = option(1.0, low=0.0, low_open=True)
     entropy_weight: float = option(1.0, low=0.0)
+    # > 0: start from a SimCLR model trained this many epochs (the cached pretext artifact,
+    # shared with `simclr`), then train CC for `epochs`; 0: from scratch as in the paper
+    pretext_epochs: int = option(0, low=0)
 
 
 @register
@@ -215,6 +246,8 @@ class CC(ContrastiveMethod):
         x = self._images(X)
         model = self._build(z=lambda d: ProjectionHead(d, c.proj_hidden, c.proj_dim),
                             cluster=lambda d: ProjectionHead(d, c.proj_hidden, k))
+        if c.pretext_epochs:
+            self._simclr_pretext(model, x, y, c.pretext_epochs)
 
         def loss(o1, o2):
             inst = nt_xent(o1["z"], o2["z"], c.temperature)
@@ -223,7 +256,7 @@ class CC(ContrastiveMethod):
                                                 c.entropy_weight)
             return inst + clu, {"instance": inst, "cluster": clu, "entropy_gap": ent}
 
-        self._train("cc", model, x, y, loss)
+        self._train("cc", model, x, y, loss, c.epochs)
         self.model_ = model
         p = self._embed(model, x, ["cluster"])["cluster"].softmax(1)
         self.probabilities_ = p.cpu().numpy()

@@ -99,14 +99,15 @@ def plot_embedding(points, labels, ax=None, title: str = "", s: float = 3.0):
 
 def plot_cluster_grid(images, labels, n_per_cluster: int = 8, seed: int = 0, fig=None,
                       title: str = "samples per cluster"):
-    """One row of random sample images per cluster; ``images`` is ``(n, C, H, W)`` in [0,1]."""
+    """One row of random sample images per cluster, labelled on the left with the cluster and
+    its size; ``images`` is ``(n, C, H, W)``, floats in [0, 1] or uint8."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
     labels = np.asarray(labels)
     clusters = np.unique(labels)
     rng = np.random.default_rng(seed)
-    fig = fig or plt.figure(figsize=(n_per_cluster * 0.8, len(clusters) * 0.8))
+    fig = fig or plt.figure(figsize=(1.2 + n_per_cluster * 0.8, 0.6 + len(clusters) * 0.85))
     axes = fig.subplots(len(clusters), n_per_cluster, squeeze=False)
     for r, c in enumerate(clusters):
         members = np.flatnonzero(labels == c)
@@ -118,7 +119,8 @@ def plot_cluster_grid(images, labels, n_per_cluster: int = 8, seed: int = 0, fig
                 img = images[pick[j]]
                 img = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
                 a.imshow(img, cmap="gray" if img.ndim == 2 else None)
-        axes[r, 0].set_title(f"{c} ({len(members)})", fontsize=7, loc="left")
+        axes[r, 0].text(-0.15, 0.5, f"{c}\n({len(members)})", fontsize=7, ha="right",
+                        va="center", transform=axes[r, 0].transAxes)
     fig.suptitle(title)
     return fig
 

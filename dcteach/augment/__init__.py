@@ -39,7 +39,7 @@ from .image import (
     resized_crop,
     rgb_to_grayscale,
 )
-from .recipes import RECIPES, Augment, default_recipe, make_augment
+from .recipes import OPTIONS, RECIPES, Augment, default_recipe, make_augment, recipe_options
 
 __all__ = [
     "affine_batch", "random_affine", "embedding_view",
@@ -47,5 +47,5 @@ __all__ = [
     "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "gaussian_blur", "erase",
     "RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomAffine", "ColorJitter",
     "RandomGrayscale", "GaussianBlur", "RandomErasing", "Compose", "Normalize",
-    "RECIPES", "Augment", "make_augment", "default_recipe",
+    "RECIPES", "OPTIONS", "Augment", "make_augment", "default_recipe", "recipe_options",
 ]

@@ -70,6 +70,10 @@ PRETEXT_SETTINGS = ("backbone", "width", "augment", "standardize", "proj_hidden"
                     "cosine", "amp")
 
 
+# notebooks and tests: a couple of epochs, a small k-NN monitor
+QUICK = {"epochs": 2, "batch_size": 128, "knn_queries": 500}
+
+
 class ContrastiveMethod(ClusterMethod):
     """What SimCLR and CC share: images in, an encoder with heads, training on two views."""
 
@@ -83,6 +87,10 @@ class ContrastiveMethod(ClusterMethod):
             raise ValueError(f"{self.name} clusters images (n, C, H, W); got shape {x.shape}")
         self.facts_ = image_facts(x)
         return torch.as_tensor(x).to(self.device_)
+
+    def _new_images(self, X) -> torch.Tensor:
+        """Images given to ``predict``/``transform``, checked against the fitted ones."""
+        return torch.as_tensor(self._validate(X)).to(self.device_)
 
     def _build(self, **heads) -> MultiHeadNet:
         c = self.config_
@@ -159,7 +167,7 @@ class ContrastiveMethod(ClusterMethod):
 
     def transform(self, X) -> np.ndarray:
         """L2-normalised backbone features of new images."""
-        x = torch.as_tensor(self._validate(X)).to(self.device_)
+        x = self._new_images(X)
         return F.normalize(self._embed(self.model_, x, ["features"])["features"],
                            dim=1).cpu().numpy()
 
@@ -181,7 +189,7 @@ class SimCLR(ContrastiveMethod):
     description = "SimCLR (NT-Xent on two augmented views) + k-means on normalised features"
     Config = SimCLRConfig
     presets = {
-        "quick": {"epochs": 2, "batch_size": 128, "knn_queries": 500},
+        "quick": QUICK,
         # MNIST-70k on a 2-core CPU in about 5 minutes (small CNN)
         "fast": {"epochs": 10, "batch_size": 256, "lr": 1e-3},
         # SCAN's CIFAR pretext: SGD 0.4, wd 1e-4, batch 512, 500 epochs, τ 0.1, cosine
@@ -209,7 +217,7 @@ class SimCLR(ContrastiveMethod):
 
     def predict(self, X) -> np.ndarray:
         """Nearest k-means centre in the space k-means ran in."""
-        x = torch.as_tensor(self._validate(X)).to(self.device_)
+        x = self._new_images(X)
         return np.asarray(self.kmeans_.predict(self._kmeans_space(x)), dtype=np.int64)
 
 
@@ -231,7 +239,7 @@ class CC(ContrastiveMethod):
     description = "Contrastive Clustering (instance + cluster-column contrast + entropy)"
     Config = CCConfig
     presets = {
-        "quick": {"epochs": 2, "batch_size": 128, "knn_queries": 500},
+        "quick": QUICK,
         # MNIST-70k on a 2-core CPU in about 6 minutes; from scratch, as in the paper
         "fast": {"epochs": 12, "batch_size": 256, "lr": 1e-3},
         # CC's settings (Adam 3e-4, batch 256, 1000 epochs, τ_I 0.5, τ_C 1.0, no
@@ -267,5 +275,6 @@ class CC(ContrastiveMethod):
 
     def predict(self, X) -> np.ndarray:
         """argmax of the cluster head on new images."""
-        x = torch.as_tensor(self._validate(X)).to(self.device_)
-        return self._embed(self.model_, x, ["cluster"])["cluster"].argmax(1).cpu().numpy()
+        x = self._new_images(X)
+        return self._embed(self.model_, x, ["cluster"])["cluster"].argmax(1).cpu().numpy(
+        ).astype(np.int64)

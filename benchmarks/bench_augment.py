@@ -1,9 +1,11 @@
 """Batched augmentation recipes vs per-image torchvision (and kornia), images per second.
 
-    python benchmarks/bench_augment.py [--n 512] [--repeats 5]
+    python benchmarks/bench_augment.py [--n 512] [--repeats 5] [--recipes simclr,digits,scan]
 
-Two recipes on synthetic uint8 batches: ``simclr`` on CIFAR-sized images (n × 3 × 32 × 32)
-and ``digits`` on MNIST-sized ones (n × 1 × 28 × 28). For each, one row per implementation:
+Three recipes on synthetic uint8 batches: ``simclr`` and ``scan`` (SCAN's strong view: flip,
+pad-and-crop, 4 of 14 RandAugment ops per image, Cutout) on CIFAR-sized images
+(n × 3 × 32 × 32) and ``digits`` on MNIST-sized ones (n × 1 × 28 × 28). For each, one row per
+implementation:
 
 * dcteach's batched recipe (:func:`dcteach.augment.make_augment`) on the CPU with all torch
   threads and with one, without fusing the geometric ops (``Compose(fuse=False)``), and on
@@ -12,6 +14,11 @@ and ``digits`` on MNIST-sized ones (n × 1 × 28 × 28). For each, one row per i
   DataLoader (batch 128) with 0 and with 2 worker processes (steady state: the workers are
   started by a warm-up epoch that is not timed);
 * ``kornia.augmentation`` (batched, per-sample parameters) when ``import kornia`` works.
+
+For ``scan`` the comparisons are stand-ins of the same cost, not the same distribution:
+torchvision's ``RandAugment(num_ops=4)`` (the same 14 ops, one fixed magnitude with a random
+sign) and kornia's ``auto.RandAugment(n=4, m=10)``, with Cutout as a square
+``RandomErasing(p=1)`` filled with 0.5.
 
 Times are the best of ``--repeats`` passes over the n images. The CPU may be shared with other
 processes; the table prints the CPU count and torch's thread count.
@@ -44,6 +51,14 @@ class _Images(Dataset):
 
 def _torchvision(name: str, shape) -> T.Compose:
     size = shape[1]
+    if name == "scan":
+        return T.Compose([
+            T.RandomCrop(size, padding=size // 8),
+            T.RandomHorizontalFlip(),
+            T.RandAugment(num_ops=4, interpolation=T.InterpolationMode.BILINEAR),
+            T.ToDtype(torch.float32, scale=True),
+            T.RandomErasing(1.0, scale=(1 / size**2, 0.25), ratio=(1.0, 1.0), value=0.5),
+        ])
     if name == "simclr":
         return T.Compose([
             T.RandomResizedCrop(size, scale=(0.2, 1.0), antialias=False),
@@ -64,7 +79,16 @@ def _kornia(name: str, shape):
     import kornia.augmentation as K
 
     size = (shape[1], shape[2])
-    if name == "simclr":
+    if name == "scan":
+        from kornia.augmentation.auto import RandAugment
+
+        aug = torch.nn.Sequential(
+            K.RandomCrop(size, padding=size[0] // 8),
+            K.RandomHorizontalFlip(),
+            RandAugment(n=4, m=10),
+            K.RandomErasing(scale=(1 / size[0] ** 2, 0.25), ratio=(1.0, 1.0), value=0.5, p=1.0),
+        )
+    elif name == "simclr":
         aug = torch.nn.Sequential(
             K.RandomResizedCrop(size, scale=(0.2, 1.0)),
             K.RandomHorizontalFlip(),
@@ -103,7 +127,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--recipes", default="simclr,digits,scan",
+                    help="comma-separated subset of simclr, digits, scan")
     args = ap.parse_args()
+    shapes = {"simclr": (3, 32, 32), "digits": (1, 28, 28), "scan": (3, 32, 32)}
+    names = [r.strip() for r in args.recipes.split(",") if r.strip()]
+    unknown = sorted(set(names) - set(shapes))
+    if unknown:
+        ap.error(f"unknown recipe(s) {unknown}; choose from {', '.join(shapes)}")
     threads = torch.get_num_threads()
     print(f"n={args.n}, cpu count={os.cpu_count()}, torch threads={threads}, torch "
           f"{torch.__version__}, {platform.processor() or platform.machine()}"
@@ -117,7 +148,7 @@ def main() -> None:
         print("kornia not installed: its rows are skipped")
     gen = torch.Generator().manual_seed(0)
     rows = []
-    for name, shape in [("simclr", (3, 32, 32)), ("digits", (1, 28, 28))]:
+    for name, shape in [(r, shapes[r]) for r in names]:
         x = torch.randint(0, 256, (args.n, *shape), dtype=torch.uint8, generator=gen)
         aug = make_augment(name, shape)
 

@@ -79,11 +79,14 @@ import math  # noqa: E402
 import torchvision.transforms as T1  # noqa: E402
 
 from dcteach.augment import (  # noqa: E402
+    RAND_AUGMENT_OPS,
     RECIPES,
     ColorJitter,
     Compose,
+    Cutout,
     GaussianBlur,
     Normalize,
+    RandAugment,
     RandomAffine,
     RandomCrop,
     RandomErasing,
@@ -94,14 +97,19 @@ from dcteach.augment import (  # noqa: E402
     adjust_contrast,
     adjust_hue,
     adjust_saturation,
+    adjust_sharpness,
     affine,
+    autocontrast,
     default_recipe,
+    equalize,
     erase,
     gaussian_blur,
     hflip,
     make_augment,
+    posterize,
     resized_crop,
     rgb_to_grayscale,
+    solarize,
 )
 
 # Tolerances: our ops compute the same formulas as torchvision in float32 but in a different
@@ -493,3 +501,286 @@ def test_empty_batches_and_plain_callables_in_compose():
     x = _images(n=3)
     t = Compose([RandomHorizontalFlip(1.0), lambda v: v * 0.5])
     _close(t(x), x.flip(-1) * 0.5, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# SCAN's strong view: RandAugment's ops vs torchvision, the 4-of-14 policy, Cutout
+
+
+def _uint8_images(n=6, c=3, h=32, w=40, seed=0):
+    """uint8 images with the cases the level-based ops branch on: full range, a narrow range
+    of levels, a constant image, a saturated band, two levels only, a dark image. (32 × 40 =
+    1280 pixels: equalisation needs more than 255 pixels below the top level to do anything.)
+    """
+    x8 = torch.randint(0, 256, (n, c, h, w), dtype=torch.uint8,
+                       generator=torch.Generator().manual_seed(seed))
+    x8[1] = x8[1] // 8 + 100
+    x8[2] = 77
+    x8[3, :, :5] = 255
+    x8[4] = torch.where(x8[4] > 200, 180, 20).to(torch.uint8)
+    x8[5] = x8[5] // 16
+    return x8
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_equalize_matches_torchvision_on_uint8_images(c):
+    for hw in [(32, 40), (9, 11)]:  # 9 × 11 < 256 pixels: nothing to equalise
+        x8 = _uint8_images(c=c, h=hw[0], w=hw[1], seed=c)
+        out = equalize(x8.float() / 255)
+        for k in range(len(x8)):
+            want = TF.equalize(x8[k])
+            assert torch.equal((out[k] * 255).round().to(torch.uint8), want)  # same levels
+            _close(out[k], want.float() / 255, atol=1e-6)
+            # torchvision's float path bins with floor(255.999·x): the same on these images
+            _close(out[k], TF.equalize(x8[k].float() / 255), atol=1e-6)
+        changed = (out != x8.float() / 255).flatten(1).any(1)
+        assert changed[[0, 1, 3, 5]].all() if hw == (32, 40) else not changed.any()
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_posterize_matches_torchvision_on_uint8_images(c):
+    x8 = _uint8_images(n=9, c=c, seed=c)
+    bits = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8])
+    out = posterize(x8.float() / 255, bits)
+    for k in range(len(x8)):
+        want = TF.posterize(x8[k], int(bits[k]))
+        assert torch.equal((out[k] * 255).round().to(torch.uint8), want)
+        _close(out[k], want.float() / 255, atol=1e-6)
+    _close(posterize(x8.float() / 255, 8), x8.float() / 255, atol=0)
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_solarize_matches_torchvision_on_float_and_uint8_images(c):
+    x = _images(c=c)
+    t = torch.tensor([0.0, 0.3, 0.5, 0.99, 1.0])
+    out = solarize(x, t)
+    for k in range(5):
+        _close(out[k], TF.solarize(x[k], float(t[k])), atol=0)
+    x8 = _uint8_images(c=c, seed=c)
+    t8 = [0, 1, 128, 200, 255, 7]
+    out = solarize(x8.float() / 255, torch.tensor(t8) / 255)
+    for k in range(6):
+        _close(out[k], TF.solarize(x8[k], t8[k]).float() / 255, atol=1e-6)
+    _close(solarize(x, 1.5), x, atol=0)  # above the top level: nothing inverted
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_autocontrast_matches_torchvision_per_channel(c):
+    x = _images(n=4, c=c, seed=c) * 0.5 + 0.2  # in [0.2, 0.7]: stretched to [0, 1]
+    x[1] = 0.4  # constant: left as it is
+    x[2, 0] = x[2, 0] * 0.1  # one dark channel
+    x[3] = torch.round(x[3] * 255) / 255  # uint8-valued
+    out = autocontrast(x)
+    for k in range(4):
+        _close(out[k], TF.autocontrast(x[k]))
+    assert out[0].amin() == 0 and out[0].amax() == 1
+    _close(out[1], x[1], atol=0)
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_adjust_sharpness_matches_torchvision(c):
+    x = _images(n=6, c=c, seed=c)
+    f = torch.tensor([0.0, 0.05, 0.5, 1.0, 2.3, 5.0])
+    out = adjust_sharpness(x, f)
+    for k in range(6):
+        _close(out[k], TF.adjust_sharpness(x[k], float(f[k])))
+    _close(out[:, :, 0], x[:, :, 0], atol=0)  # the border is kept
+    small = _images(n=2, c=c, h=2, w=5)
+    _close(adjust_sharpness(small, 0.0), small, atol=0)  # too small: unchanged, as torchvision
+
+
+def test_affine_shear_matches_torchvision():
+    x = _images(n=6, h=17, w=24)
+    angle = torch.tensor([0.0, 0.0, 30.0, -12.0, 0.0, 5.0])
+    translate = torch.tensor([[0.0, 0.0], [0.0, 0.0], [2.0, -1.0], [0.0, 3.0], [-2.0, 0.0],
+                              [0.0, 0.0]])
+    scale = torch.tensor([1.0, 1.0, 0.9, 1.1, 1.0, 1.0])
+    shear = torch.tensor([[5.71, 0.0], [0.0, -5.71], [10.0, 20.0], [-30.0, 4.0], [45.0, 0.0],
+                          [0.0, 0.0]])
+    out = affine(x, angle, translate, scale, shear)
+    for k in range(6):
+        want = TF.affine(x[k], float(angle[k]), translate[k].tolist(), float(scale[k]),
+                         shear[k].tolist(), interpolation=TF.InterpolationMode.BILINEAR)
+        _close(out[k], want)
+    # a number is an x shear, as torchvision
+    _close(affine(x, 0.0, (0, 0), 1.0, 8.0)[0],
+           TF.affine(x[0], 0.0, [0, 0], 1.0, 8.0, interpolation=TF.InterpolationMode.BILINEAR))
+    # an x shear by atan(k) samples (u + k·v, v) about the centre: PIL's coefficient k
+    yy, xx = torch.meshgrid(torch.arange(17.0), torch.arange(24.0), indexing="ij")
+    ramp = (xx / 100 + 0.3)[None, None]  # linear in x: bilinear sampling is exact inside
+    k = 0.1
+    out = affine(ramp, 0.0, (0, 0), 1.0, (math.degrees(math.atan(k)), 0.0))
+    want = ramp + k * (yy - 8) / 100
+    _close(out[0, 0, :, 2:-2], want[0, 0, :, 2:-2], atol=1e-5)
+
+
+def _scan_op(img, name, v):
+    """SCAN's op ``name`` with magnitude v on one image (1, C, H, W), by the functional ops."""
+    h, w = img.shape[-2:]
+    if name == "Identity":
+        return img
+    if name == "AutoContrast":
+        return autocontrast(img)
+    if name == "Equalize":
+        return equalize(img)
+    if name == "Rotate":  # PIL's rotate(v) turns anticlockwise
+        return affine(img, -v, (0, 0))
+    if name == "Solarize":
+        return solarize(img, v / 255)
+    if name in ("Color", "Contrast", "Brightness", "Sharpness"):
+        op = {"Color": adjust_saturation, "Contrast": adjust_contrast,
+              "Brightness": adjust_brightness, "Sharpness": adjust_sharpness}[name]
+        return op(img, v)
+    if name in ("ShearX", "ShearY"):
+        deg = math.degrees(math.atan(v))
+        return affine(img, 0.0, (0, 0), 1.0, (deg, 0.0) if name == "ShearX" else (0.0, deg))
+    if name == "TranslateX":
+        return affine(img, 0.0, (-round(v * w), 0))
+    if name == "TranslateY":
+        return affine(img, 0.0, (0, -round(v * h)))
+    assert name == "Posterize"
+    return posterize(img, int(v))
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_rand_augment_applies_each_images_ops_in_its_drawn_order(c):
+    x = _uint8_images(n=40, c=c, h=16, w=16).float() / 255
+    ra = RandAugment(4)
+    op, mag = ra.sample(40, torch.Generator().manual_seed(2))
+    out = ra(x, torch.Generator().manual_seed(2))
+    for k in range(40):
+        want = x[k:k + 1]
+        for j in range(4):
+            want = _scan_op(want, ra.ops[int(op[k, j])], float(mag[k, j]))
+        _close(out[k], want[0], atol=1e-5)
+    assert len(set(op.flatten().tolist())) == 14  # every op was used somewhere
+
+
+def test_rand_augment_draws_every_op_equally_often_with_its_own_magnitude():
+    ra = RandAugment(4)
+    n = 7000
+    op, mag = ra.sample(n, torch.Generator().manual_seed(0))
+    assert op.shape == mag.shape == (n, 4)
+    # 28000 draws, 2000 per op expected, sd ≈ 43: ±250 is about 6 sd
+    counts = torch.bincount(op.flatten(), minlength=14)
+    assert counts.min() > 1750 and counts.max() < 2250, counts
+    # each position on its own is uniform too, and the draws are with replacement
+    for j in range(4):
+        pos = torch.bincount(op[:, j], minlength=14)
+        assert pos.min() > 380 and pos.max() < 620  # 500 expected, sd ≈ 21
+    assert (op == op[:, :1]).all(1).float().mean() > 0  # the same op four times happens
+    for k, name in enumerate(ra.ops):
+        lo, hi = RAND_AUGMENT_OPS[name]
+        m = mag[op == k].double()
+        assert m.min() >= lo and m.max() <= hi
+        # uniform over the range: mean and spread within sampling noise
+        assert abs((m.mean() - (lo + hi) / 2) / (hi - lo)) < 0.02
+        assert abs(m.std() / (hi - lo) - 1 / math.sqrt(12)) < 0.02
+    assert RAND_AUGMENT_OPS["Rotate"] == (-30.0, 30.0)
+    assert RAND_AUGMENT_OPS["Solarize"] == (0.0, 256.0)
+    assert RAND_AUGMENT_OPS["Posterize"] == (4.0, 8.0)
+    assert RAND_AUGMENT_OPS["ShearX"] == RAND_AUGMENT_OPS["TranslateY"] == (-0.1, 0.1)
+
+
+@pytest.mark.parametrize("c", [3, 1])
+def test_rand_augment_keeps_shape_dtype_range_and_is_reproducible(c):
+    x8 = _uint8_images(n=64, c=c, h=20, w=24, seed=c)
+    x = x8.float() / 255
+    ra = RandAugment()
+    a = ra(x, torch.Generator().manual_seed(5))
+    assert a.shape == x.shape and a.dtype == torch.float32
+    assert a.min() >= 0 and a.max() <= 1
+    assert torch.equal(a, ra(x, torch.Generator().manual_seed(5)))
+    assert not torch.allclose(a, ra(x, torch.Generator().manual_seed(6)))
+    # uint8 in, uint8 out: the same draws, rounded back to levels
+    a8 = ra(x8, torch.Generator().manual_seed(5))
+    assert a8.dtype == torch.uint8 and a8.shape == x8.shape
+    assert torch.equal(a8, (a * 255).round().to(torch.uint8))
+    # bf16 in, bf16 out (computed in float32)
+    assert ra(x.bfloat16(), torch.Generator().manual_seed(5)).dtype == torch.bfloat16
+    # an independent draw per image: 64 copies of one image give (nearly) 64 results
+    same = x[:1].expand(64, -1, -1, -1)
+    out = ra(same, torch.Generator().manual_seed(0)).flatten(1)
+    assert len(torch.unique(out.round(decimals=4), dim=0)) >= 56  # Identity ×4 etc. repeat
+    assert ra(x[:0]).shape == (0, *x.shape[1:])
+
+
+def test_rand_augment_colour_only_op_is_the_identity_on_grey_images_and_ops_subset():
+    g = _images(n=8, c=1)
+    _close(RandAugment(4, ops=["Color", "Identity"])(g), g, atol=0)
+    x = _images(n=8)
+    out = RandAugment(1, ops=["Brightness"])(x, torch.Generator().manual_seed(0))
+    ratio = out / x  # brightness only: every image scaled by one factor in [0.05, 0.95]
+    assert ((ratio.flatten(1).std(1)) < 1e-4).all()
+    assert ratio.min() > 0.05 - 1e-4 and ratio.max() < 0.95 + 1e-4
+    with pytest.raises(ValueError, match="ops must be names"):
+        RandAugment(ops=["Invert"])
+    with pytest.raises(ValueError, match="n_ops"):
+        RandAugment(-1)
+
+
+def test_cutout_one_clipped_square_hole_per_image():
+    n, h, w = 4000, 32, 32
+    cut = Cutout(16)
+    top, left, bh, bw = cut.sample_boxes(n, h, w, torch.Generator().manual_seed(0))
+    assert (top >= 0).all() and (left >= 0).all() and (top + bh <= h).all()
+    assert (left + bw <= w).all() and (bh >= 1).all() and (bw >= 1).all()
+    assert bh.max() == 16 and bw.max() == 16
+    clipped = (top == 0) | (left == 0) | (top + bh == h) | (left + bw == w)
+    assert clipped.float().mean() > 0.2  # the centre is uniform over the whole image
+    assert (bh == bw)[~clipped].all()  # squares where not clipped
+    # on a large image (clipping rare) the side is uniform in 1..16: 250 each expected
+    _, _, bh, bw = cut.sample_boxes(n, 1000, 1000, torch.Generator().manual_seed(0))
+    side = torch.bincount(bh[bh == bw], minlength=17)[1:]
+    assert side.min() > 180 and side.max() < 320, side
+    x = torch.ones(64, 3, h, w)
+    out = cut(x, torch.Generator().manual_seed(1))
+    top, left, bh, bw = cut.sample_boxes(64, h, w, torch.Generator().manual_seed(1))
+    _close(out, erase(x, top, left, bh, bw, 0.5), atol=0)
+    assert ((out == 0.5).flatten(1).sum(1) == 3 * bh * bw).all()
+    out = Cutout(8, fill=(0.1, 0.2, 0.3))(x, torch.Generator().manual_seed(1))
+    assert ((out[:, 0] == 0.1).flatten(1).sum(1) >= 1).all()
+    x8 = torch.full((4, 1, h, w), 255, dtype=torch.uint8)
+    out8 = Cutout(8, fill=0.0)(x8)
+    assert out8.dtype == torch.uint8 and ((out8 == 0).flatten(1).sum(1) >= 1).all()
+    with pytest.raises(ValueError, match="size"):
+        Cutout(0)
+
+
+def test_new_ops_reject_bad_parameters():
+    x = _images(n=2)
+    with pytest.raises(ValueError, match="bits"):
+        posterize(x, 9)
+    with pytest.raises(ValueError, match="whole numbers of bits"):
+        posterize(x, 4.5)
+    with pytest.raises(ValueError, match="threshold"):
+        solarize(x, -0.1)
+    with pytest.raises(ValueError, match="factor"):
+        adjust_sharpness(x, torch.tensor([1.0, -1.0]))
+    with pytest.raises(ValueError, match="shear"):
+        affine(x, 0.0, (0, 0), 1.0, (90.0, 0.0))
+    with pytest.raises(ValueError, match="shear"):
+        affine(x, 0.0, (0, 0), 1.0, torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="float"):
+        equalize((x * 255).to(torch.uint8))
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_scan_recipe_follows_scan_strong_view(shape):
+    aug = make_augment("scan", shape)
+    names = [type(t).__name__ for t in aug.transform.transforms]
+    colour = shape[0] == 3
+    assert names == (["RandomCrop", "RandomHorizontalFlip", "RandAugment", "Cutout"] if colour
+                     else ["RandomCrop", "RandAugment", "Cutout"])  # no mirrored digits
+    ts = aug.transform.transforms
+    assert ts[0].padding == shape[1] // 8 and ts[-2].n_ops == 4
+    assert ts[-1].size == shape[1] // 2 and ts[-1].fill == 0.5  # 16 px at 32 px
+    x8 = _uint8_images(n=32, c=shape[0], h=shape[1], w=shape[2])
+    out = aug(x8, torch.Generator().manual_seed(0))
+    assert out.shape == x8.shape and out.dtype == torch.float32
+    assert 0 <= out.min() and out.max() <= 1
+    assert torch.equal(out, aug(x8, torch.Generator().manual_seed(0)))
+    assert (out == 0.5).flatten(1).any(1).float().mean() > 0.9  # the Cutout holes
+    fewer = make_augment("scan", shape, n_ops=2, cutout=0, cutout_fill=0.0)
+    assert fewer.transform.transforms[-1].n_ops == 2
+    assert default_recipe(shape) in ("digits", "simclr")  # unchanged

@@ -10,15 +10,18 @@ float in [0, 1], C = 1 or 3, on CPU or CUDA:
 * **functional ops** with per-sample parameters given as tensors of shape (n,) — each one
   reproduces the maths of the ``torchvision.transforms.v2.functional`` op of the same name
   applied to one image at a time (the tests check this image by image):
-  :func:`resized_crop`, :func:`hflip`, :func:`affine`, :func:`adjust_brightness`,
-  :func:`adjust_contrast`, :func:`adjust_saturation`, :func:`adjust_hue`,
-  :func:`rgb_to_grayscale`, :func:`gaussian_blur`, :func:`erase`;
+  :func:`resized_crop`, :func:`hflip`, :func:`affine` (with shear),
+  :func:`adjust_brightness`, :func:`adjust_contrast`, :func:`adjust_saturation`,
+  :func:`adjust_hue`, :func:`rgb_to_grayscale`, :func:`gaussian_blur`, :func:`erase`, and
+  RandAugment's :func:`autocontrast`, :func:`equalize`, :func:`solarize`, :func:`posterize`
+  (the last three on the 256 uint8 levels) and :func:`adjust_sharpness`;
 * **random transforms** (classes called as ``t(x, generator=None)``) that draw all the
   parameters of a batch at once on the CPU — from ``generator`` when given, so that a seeded
   generator reproduces a batch exactly — and move them to ``x.device``:
   :class:`RandomResizedCrop`, :class:`RandomCrop`, :class:`RandomHorizontalFlip`,
   :class:`RandomAffine`, :class:`ColorJitter`, :class:`RandomGrayscale`,
-  :class:`GaussianBlur`, :class:`RandomErasing`, chained by :class:`Compose` (which fuses
+  :class:`GaussianBlur`, :class:`RandomErasing`, SCAN's strong policy :class:`RandAugment`
+  (4 of 14 ops per image) and :class:`Cutout`, chained by :class:`Compose` (which fuses
   consecutive geometric transforms into one resampling), and :class:`Normalize`;
 * :func:`random_affine` / :func:`affine_batch` — random shift and rotation, as in DEC-DA
   (Guo, Zhu, Liu & Yin, "Deep Embedded Clustering with Data Augmentation", ACML 2018), which
@@ -52,9 +55,11 @@ __all__ = [
     # functional, per-sample parameters
     "resized_crop", "hflip", "affine", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "gaussian_blur", "erase",
+    "autocontrast", "equalize", "solarize", "posterize", "adjust_sharpness",
     # random transforms
     "RandomResizedCrop", "RandomCrop", "RandomHorizontalFlip", "RandomAffine", "ColorJitter",
-    "RandomGrayscale", "GaussianBlur", "RandomErasing", "Compose", "Normalize",
+    "RandomGrayscale", "GaussianBlur", "RandomErasing", "RandAugment", "Cutout", "Compose",
+    "Normalize", "RAND_AUGMENT_OPS",
     # DEC-DA
     "random_affine", "affine_batch",
 ]
@@ -97,15 +102,15 @@ def _per_sample(v, n: int, name: str, device: torch.device | None = None) -> tor
     return t if device is None else t.to(device)
 
 
-def _per_sample_int(v, n: int, name: str) -> torch.Tensor:
+def _per_sample_int(v, n: int, name: str, unit: str = "pixels") -> torch.Tensor:
     """A whole number or an (n,) tensor of whole numbers as a long (n,) tensor."""
     t = torch.as_tensor(v)
     if t.is_floating_point():
         if not bool((t == t.round()).all()):
-            raise ValueError(f"{name} must hold whole numbers of pixels")
+            raise ValueError(f"{name} must hold whole numbers of {unit}")
         t = t.long()
     elif t.dtype == torch.bool or t.is_complex():
-        raise ValueError(f"{name} must hold whole numbers of pixels; got {t.dtype}")
+        raise ValueError(f"{name} must hold whole numbers of {unit}; got {t.dtype}")
     if t.ndim == 0:
         t = t.expand(n)
     if t.shape != (n,):
@@ -285,16 +290,27 @@ def _resample(x: torch.Tensor, steps: Sequence[_Step]) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-def _inverse_affine(angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor
-                    ) -> torch.Tensor:
-    """(n, 2, 3) inverse of ``u -> s·R(angle)·u + t`` (angle in degrees, clockwise on screen
-    as in torchvision's ``affine``; y points down) in centred pixel coordinates."""
+def _inverse_affine(angle: torch.Tensor, translate: torch.Tensor, scale: torch.Tensor,
+                    shear: torch.Tensor | None = None) -> torch.Tensor:
+    """(n, 2, 3) inverse of ``u -> M·u + t`` in centred pixel coordinates (y points down),
+    with ``M = s·R(angle)·Sh_y(φ_y)·Sh_x(φ_x)``: R turns by ``angle`` degrees **clockwise** on
+    screen, as torchvision's ``affine``; the shears are ``Sh_x(φ) = [[1, −tan φ], [0, 1]]`` and
+    ``Sh_y(φ) = [[1, 0], [−tan φ, 1]]`` (``shear`` (n, 2) = (φ_x, φ_y) in degrees, or None).
+    det M = s², so M⁻¹ = adj(M)/s² and the map back is ``M⁻¹ (u − t)``."""
     rad = angle.double() * (math.pi / 180)
     cos, sin, s = rad.cos(), rad.sin(), scale.double()
-    a, b = cos / s, sin / s  # R(angle)⁻¹ / s = [[cos, sin], [−sin, cos]] / s
+    one, zero = torch.ones_like(cos), torch.zeros_like(cos)
+    m = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    if shear is not None:
+        tx, ty = (shear.double() * (math.pi / 180)).tan().unbind(1)
+        sh_y = torch.stack([torch.stack([one, zero], -1), torch.stack([-ty, one], -1)], -2)
+        sh_x = torch.stack([torch.stack([one, -tx], -1), torch.stack([zero, one], -1)], -2)
+        m = m @ sh_y @ sh_x  # det 1: rotations and shears keep areas
+    # (R·Sh)⁻¹ / s = adj(R·Sh) / s
+    a, b, c, d = m[:, 0, 0] / s, m[:, 0, 1] / s, m[:, 1, 0] / s, m[:, 1, 1] / s
     tx, ty = translate[:, 0].double(), translate[:, 1].double()
-    inv = torch.stack([torch.stack([a, b, -(a * tx + b * ty)], 1),
-                       torch.stack([-b, a, -(-b * tx + a * ty)], 1)], 1)
+    inv = torch.stack([torch.stack([d, -b, -(d * tx - b * ty)], 1),
+                       torch.stack([-c, a, -(-c * tx + a * ty)], 1)], 1)
     return inv.float()
 
 
@@ -343,30 +359,47 @@ def hflip(x: torch.Tensor, mask=None) -> torch.Tensor:
     return torch.where(_col(m), x.flip(-1), x)
 
 
-def affine(x: torch.Tensor, angle, translate, scale=1.0) -> torch.Tensor:
-    """Rotate, scale and translate every image by its own parameters (bilinear, zero fill).
+def affine(x: torch.Tensor, angle, translate, scale=1.0, shear=0.0) -> torch.Tensor:
+    """Rotate, scale, shear and translate every image by its own parameters (bilinear, zero
+    fill).
 
     ``angle``: degrees, number or (n,), **clockwise** on screen — the convention of
     ``torchvision.transforms.v2.functional.affine`` (whereas ``rotate`` and
     :func:`affine_batch` turn anticlockwise); ``translate``: pixels (dx, dy), a pair or
-    (n, 2); ``scale``: number or (n,), positive. About the centre c = ((W−1)/2, (H−1)/2) a
-    point u moves to ``s·R(angle)·(u − c) + c + t``, so output pixel u samples the input at
-    ``c + R(angle)⁻¹ (u − c − t) / s``. Matches TF.affine(..., interpolation=BILINEAR,
-    shear=[0, 0]) with the default fill 0.
+    (n, 2); ``scale``: number or (n,), positive; ``shear``: degrees (φ_x, φ_y), as torchvision
+    takes it — a number φ_x (no y shear), a pair, or (n, 2), each in (−90°, 90°). About the
+    centre c = ((W−1)/2, (H−1)/2) a point u moves to ``M·(u − c) + c + t`` with
+    ``M = s·R(angle)·Sh_y(φ_y)·Sh_x(φ_x)``, ``Sh_x(φ) = [[1, −tan φ], [0, 1]]``,
+    ``Sh_y(φ) = [[1, 0], [−tan φ, 1]]``, so output pixel u samples the input at
+    ``c + M⁻¹ (u − c − t)``; a pure x shear samples ``(u + tan φ_x · v, v)`` (centred), i.e.
+    PIL's affine shear coefficient k is ``φ_x = atan(k)`` in degrees (about the centre instead
+    of PIL's top-left corner). Matches TF.affine(..., shear=[φ_x, φ_y],
+    interpolation=BILINEAR) with the default fill 0.
     """
     n, _, h, w = _check_images(x)
     angle = _per_sample(angle, n, "angle")
     scale = _per_sample(scale, n, "scale")
-    t = torch.as_tensor(translate, dtype=torch.float32)
+    t = _pairs(translate, n, "translate", "(dx, dy)")
+    sh = torch.as_tensor(shear, dtype=torch.float32)
+    sh = torch.stack([sh, torch.zeros_like(sh)]) if sh.ndim == 0 else sh
+    sh = _pairs(sh, n, "shear", "(shear_x, shear_y)")
+    if not bool((scale > 0).all()):
+        raise ValueError("scale must be positive")
+    if not bool((sh.abs() < 90).all()):
+        raise ValueError("shear must lie in (-90, 90) degrees")
+    inv = _inverse_affine(angle.cpu(), t.cpu(), scale.cpu(), sh.cpu()).to(x.device)
+    return _resample(x, [_AffineStep(inv, (h, w))])
+
+
+def _pairs(v, n: int, name: str, what: str) -> torch.Tensor:
+    """A pair or an (n, 2) tensor as a float32 (n, 2) tensor."""
+    t = torch.as_tensor(v, dtype=torch.float32)
     if t.shape == (2,):
         t = t.expand(n, 2)
     if t.shape != (n, 2):
-        raise ValueError(f"translate must be a (dx, dy) pair or a tensor of shape ({n}, 2); "
-                         f"got shape {tuple(t.shape)}")
-    if not bool((scale > 0).all()):
-        raise ValueError("scale must be positive")
-    inv = _inverse_affine(angle.cpu(), t.cpu(), scale.cpu()).to(x.device)
-    return _resample(x, [_AffineStep(inv, (h, w))])
+        raise ValueError(f"{name} must be a {what} pair or a tensor of shape ({n}, 2); got "
+                         f"shape {tuple(t.shape)}")
+    return t
 
 
 # ---------------------------------------------------------------------------------------------
@@ -565,6 +598,125 @@ def erase(x: torch.Tensor, top, left, height, width, value=0.0, mask=None) -> to
     box = [b.to(x.device) for b in box]
     m = _per_sample_mask(mask, n, x.device)
     return _erase(x, *box, _erase_value(value, c, x.device), m)
+
+
+# ---------------------------------------------------------------------------------------------
+# RandAugment's ops: autocontrast, sharpness and the point ops on the 256 uint8 levels
+
+
+def _levels(x: torch.Tensor) -> torch.Tensor:
+    """The nearest of the 256 uint8 levels, ``round(255·x)`` clamped to {0, ..., 255}, as long
+    (the uint8 image itself when x = k/255, e.g. a uint8 batch divided by 255)."""
+    return (x * 255).round_().clamp_(0, 255).long()
+
+
+def _autocontrast(x):
+    lo = x.amin(dim=(2, 3), keepdim=True)
+    hi = x.amax(dim=(2, 3), keepdim=True)
+    flat = hi <= lo
+    scale = torch.where(flat, torch.ones_like(hi), hi - lo)
+    return ((x - torch.where(flat, torch.zeros_like(lo), lo)) / scale).clamp_(0, 1)
+
+
+def autocontrast(x: torch.Tensor) -> torch.Tensor:
+    """Stretch every channel of every image to the full range: ``(x − lo) / (hi − lo)`` with
+    lo, hi the channel's minimum and maximum (channels with hi = lo are left as they are); as
+    TF.autocontrast (and PIL's ``ImageOps.autocontrast`` without cutoff, before its rounding to
+    uint8)."""
+    _check_images(x)
+    return _float_op(x, _autocontrast)
+
+
+def _equalize(x):
+    n, c, h, w = x.shape
+    k = _levels(x).view(n * c, h * w)
+    hist = torch.zeros(n * c, 256, dtype=torch.long, device=x.device)
+    hist.scatter_add_(1, k, torch.ones_like(k))
+    cum = hist.cumsum(1)
+    # PIL's rule: the pixels that are not at the channel's top level, in 255 equal steps;
+    # level j -> floor((cum[j − 1] + step // 2) / step), level 0 -> 0
+    top = hist.gather(1, k.amax(1, keepdim=True))
+    step = (h * w - top).div(255, rounding_mode="floor")
+    lut = (cum[:, :-1] + step // 2).div(step.clamp(min=1), rounding_mode="floor").clamp_(0, 255)
+    lut = torch.cat([torch.zeros_like(lut[:, :1]), lut], 1)
+    out = torch.where(step > 0, lut.gather(1, k), k)  # step 0 (near-constant): unchanged
+    return out.view(n, c, h, w).float() / 255
+
+
+def equalize(x: torch.Tensor) -> torch.Tensor:
+    """Histogram equalisation of every channel of every image on the 256 uint8 levels.
+
+    The image is taken to its levels k = round(255·x) (exact for uint8-valued images); with
+    hist the channel's histogram, cum its cumulative sum, top the count of its highest level
+    present and step = ⌊(H·W − top)/255⌋, level j becomes ⌊(cum[j−1] + ⌊step/2⌋) / step⌋
+    (level 0 stays 0), clamped to 255, and the result is returned as level/255. Channels with
+    step = 0 (almost constant) are left as they are. PIL's ``ImageOps.equalize`` rule, as
+    TF.equalize on uint8 images; batched over all images and channels with one
+    ``scatter_add_`` and one ``cumsum``. (On float images TF.equalize takes the levels as
+    ⌊x·255.999⌋ instead of the nearest level; the two agree on uint8-valued images.)
+    """
+    _check_images(x)
+    if x.numel() == 0:
+        return x
+    return _float_op(x, _equalize)
+
+
+def _solarize(x, threshold):
+    return torch.where(x >= _col(threshold), 1 - x, x)
+
+
+def solarize(x: torch.Tensor, threshold) -> torch.Tensor:
+    """Invert the pixels at or above ``threshold``: ``x ≥ t ? 1 − x : x`` with t ≥ 0 per image
+    (number or (n,)); t > 1 leaves the image unchanged (TF.solarize accepts t ≤ 1 only). On a
+    uint8-valued image, t = T/255 inverts the levels k ≥ T, as TF.solarize(img_uint8, T) and
+    PIL's ``ImageOps.solarize``."""
+    n, *_ = _check_images(x)
+    return _float_op(x, _solarize, _factor(threshold, n, "threshold", x))
+
+
+def _posterize(x, bits):
+    drop = (8 - bits).view(-1, 1, 1, 1)
+    mask = (255 >> drop) << drop  # keep the top ``bits`` bits of every level
+    return (_levels(x) & mask).float() / 255
+
+
+def posterize(x: torch.Tensor, bits) -> torch.Tensor:
+    """Keep the ``bits`` most significant bits (0 ≤ bits ≤ 8, an int or (n,) per image) of
+    every uint8 level: ``(k & (255 − (2^(8−bits) − 1))) / 255`` with k = round(255·x); as
+    TF.posterize on uint8 images and PIL's ``ImageOps.posterize`` (bits = 8: unchanged up to
+    the rounding to levels, bits = 0: black). (On float images TF.posterize works on 2^bits
+    levels of [0, 1] instead, ``⌊x·2^bits⌋ / 2^bits``.)"""
+    n, *_ = _check_images(x)
+    b = _per_sample_int(bits, n, "bits", unit="bits")
+    if not bool(((b >= 0) & (b <= 8)).all()):
+        raise ValueError(f"bits must lie in [0, 8]; got values in [{int(b.min())}, "
+                         f"{int(b.max())}]")
+    return _float_op(x, _posterize, b.to(x.device))
+
+
+_SMOOTH = ((1.0, 1.0, 1.0), (1.0, 5.0, 1.0), (1.0, 1.0, 1.0))  # PIL's SMOOTH filter, / 13
+
+
+def _sharpness(x, f):
+    n, c, h, w = x.shape
+    if h <= 2 or w <= 2:
+        return x
+    kernel = torch.tensor(_SMOOTH, device=x.device, dtype=x.dtype).div_(13).view(1, 1, 3, 3)
+    smooth = F.conv2d(x.reshape(n * c, 1, h, w), kernel).view(n, c, h - 2, w - 2)
+    out = x.clone()
+    inner = x[:, :, 1:-1, 1:-1]
+    out[:, :, 1:-1, 1:-1] = (smooth + _col(f) * (inner - smooth)).clamp_(0, 1)
+    return out
+
+
+def adjust_sharpness(x: torch.Tensor, factor) -> torch.Tensor:
+    """``clamp(f·x + (1 − f)·S(x), 0, 1)`` with f ≥ 0 per image (number or (n,)) and S the
+    3×3 smoothing [[1, 1, 1], [1, 5, 1], [1, 1, 1]] / 13 (PIL's SMOOTH filter) on the inner
+    pixels; the one-pixel border is kept (f = 0: smoothed, f = 1: unchanged, f > 1:
+    sharpened). Images of at most 2 pixels in height or width are returned unchanged. As
+    TF.adjust_sharpness and PIL's ``ImageEnhance.Sharpness``."""
+    n, *_ = _check_images(x)
+    return _float_op(x, _sharpness, _factor(factor, n, "factor", x))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -940,6 +1092,178 @@ class RandomErasing(RandomTransform):
         dev = x.device
         return _erase(x, top.to(dev), left.to(dev), bh.to(dev), bw.to(dev),
                       _erase_value(self.value, c, dev), m.to(dev))
+
+
+def _uint8_through(t: RandomTransform, x: torch.Tensor, generator) -> torch.Tensor:
+    """Run float transform ``t`` on a uint8 batch: x/255 in, round(255·y) back to uint8."""
+    y = t(x.to(torch.float32).div_(255), generator)
+    return y.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _affine_op(x: torch.Tensor, angle=None, translate=None, shear=None) -> torch.Tensor:
+    """:func:`affine`'s resampling on a float32 batch, parameters as CPU (n,) / (n, 2)."""
+    n, _, h, w = x.shape
+    inv = _inverse_affine(torch.zeros(n) if angle is None else angle,
+                          torch.zeros(n, 2) if translate is None else translate,
+                          torch.ones(n), shear)
+    return _resample(x, [_AffineStep(inv.to(x.device), (h, w))])
+
+
+def _shear_deg(k: torch.Tensor, axis: int) -> torch.Tensor:
+    """PIL's affine shear coefficient k as (n, 2) shear angles atan(k) in degrees (float32,
+    as :func:`affine` takes them)."""
+    sh = torch.zeros(len(k), 2)
+    sh[:, axis] = (torch.atan(k.double()) * (180 / math.pi)).float()
+    return sh
+
+
+def _shift_px(v: torch.Tensor, size: int, axis: int) -> torch.Tensor:
+    """A shift of v·size pixels, rounded, along ``axis`` (0: x, 1: y), as (n, 2); PIL's
+    ``transform(AFFINE, (1, 0, v·W, 0, 1, 0))`` samples x + v·W, i.e. moves the content by
+    −v·W."""
+    t = torch.zeros(len(v), 2)
+    t[:, axis] = -(v.double() * size).round().float()
+    return t
+
+
+# SCAN's ops: kernel(x float32 on its device, m (k,) float32 CPU magnitudes) -> x
+_RAND_AUGMENT_OPS: dict[str, tuple[float, float, Callable]] = {
+    "Identity": (0.0, 1.0, lambda x, m: x),
+    "AutoContrast": (0.0, 1.0, lambda x, m: _autocontrast(x)),
+    "Equalize": (0.0, 1.0, lambda x, m: _equalize(x)),
+    # PIL's rotate(v) turns anticlockwise; affine's angle is clockwise
+    "Rotate": (-30.0, 30.0, lambda x, m: _affine_op(x, angle=-m)),
+    # threshold v on the 0–255 scale: levels k ≥ v are inverted (v > 255: none)
+    "Solarize": (0.0, 256.0, lambda x, m: _solarize(x, (m.double() / 255).float().to(x.device))),
+    "Color": (0.05, 0.95, lambda x, m: _saturation(x, m.float().to(x.device))),
+    "Contrast": (0.05, 0.95, lambda x, m: _contrast(x, m.float().to(x.device))),
+    "Brightness": (0.05, 0.95, lambda x, m: _brightness(x, m.float().to(x.device))),
+    "Sharpness": (0.05, 0.95, lambda x, m: _sharpness(x, m.float().to(x.device))),
+    "ShearX": (-0.1, 0.1, lambda x, m: _affine_op(x, shear=_shear_deg(m, 0))),
+    "TranslateX": (-0.1, 0.1, lambda x, m: _affine_op(x, translate=_shift_px(m, x.shape[3], 0))),
+    "TranslateY": (-0.1, 0.1, lambda x, m: _affine_op(x, translate=_shift_px(m, x.shape[2], 1))),
+    # bits = int(v) as SCAN: 4, 5, 6 or 7 (v < 8; the clamp guards float32 rounding to 8)
+    "Posterize": (4.0, 8.0, lambda x, m: _posterize(x, m.floor().clamp(4, 7).long().to(x.device))),
+    "ShearY": (-0.1, 0.1, lambda x, m: _affine_op(x, shear=_shear_deg(m, 1))),
+}
+
+#: SCAN's 14 ops (Van Gansbeke et al. 2020, ``data/augment.py``) with their magnitude ranges.
+RAND_AUGMENT_OPS: dict[str, tuple[float, float]] = {
+    k: (lo, hi) for k, (lo, hi, _) in _RAND_AUGMENT_OPS.items()}
+
+_COLOUR_ONLY = ("Color",)  # the identity on 1-channel images
+
+
+class RandAugment(RandomTransform):
+    """SCAN's strong policy (Van Gansbeke et al., "SCAN: Learning to Classify Images without
+    Labels", ECCV 2020), after RandAugment (Cubuk et al. 2020): every image draws ``n_ops``
+    ops independently, uniformly *with replacement* from ``ops`` (default: the 14 of
+    :data:`RAND_AUGMENT_OPS`), each with its own magnitude v ~ U(range), and applies them in
+    the drawn order:
+
+    ======================  ==============  ==================================================
+    op                      v               on the image
+    ======================  ==============  ==================================================
+    Identity                —               unchanged
+    AutoContrast            —               :func:`autocontrast`
+    Equalize                —               :func:`equalize` (256 levels)
+    Rotate                  [−30, 30]       v degrees anticlockwise (PIL's ``rotate``)
+    Solarize                [0, 256)        :func:`solarize` with threshold v/255 (levels ≥ v)
+    Color                   [0.05, 0.95)    :func:`adjust_saturation` (none for 1 channel)
+    Contrast                [0.05, 0.95)    :func:`adjust_contrast`
+    Brightness              [0.05, 0.95)    :func:`adjust_brightness`
+    Sharpness               [0.05, 0.95)    :func:`adjust_sharpness`
+    ShearX / ShearY         [−0.1, 0.1]     PIL shear coefficient v: :func:`affine` with
+                                            shear atan(v) (about the centre)
+    TranslateX / Y          [−0.1, 0.1]     shift by round(v·W) (or v·H) pixels
+    Posterize               [4, 8)          :func:`posterize` with int(v) ∈ {4, 5, 6, 7} bits
+    ======================  ==============  ==================================================
+
+    Geometric ops resample bilinearly with zero fill (SCAN's PIL ops: nearest, fill 0).
+    Batched: for each of the ``n_ops`` positions and each op, the op runs once on the subset
+    of images that drew it (``index_select`` / ``index_copy_``), so a call costs at most
+    ``n_ops × len(ops)`` batched calls, whatever the batch size. Float images in [0, 1] come
+    back in their dtype; uint8 images are run as x/255 and returned as uint8
+    (round(255·y)).
+    """
+
+    def __init__(self, n_ops: int = 4, ops: Sequence[str] | None = None):
+        if isinstance(n_ops, bool) or not isinstance(n_ops, int) or n_ops < 0:
+            raise ValueError(f"n_ops must be a non-negative int; got {n_ops!r}")
+        self.n_ops = n_ops
+        self.ops = tuple(RAND_AUGMENT_OPS) if ops is None else tuple(ops)
+        unknown = [o for o in self.ops if o not in RAND_AUGMENT_OPS]
+        if unknown or not self.ops:
+            raise ValueError(f"ops must be names from {', '.join(RAND_AUGMENT_OPS)}; got "
+                             f"{list(self.ops)!r}")
+
+    def sample(self, n: int, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(op, magnitude), each (n, n_ops) on the CPU: ``op`` indexes ``self.ops`` (long),
+        ``magnitude`` is v in the op's range (float32)."""
+        u = _rand((n, self.n_ops, 2), generator)
+        op = _randint_below(u[..., 0], torch.tensor(len(self.ops)))
+        lo, hi = torch.tensor([RAND_AUGMENT_OPS[o] for o in self.ops],
+                              dtype=torch.float64).unbind(1)
+        return op, (lo[op] + (hi[op] - lo[op]) * u[..., 1]).float()
+
+    def __call__(self, x, generator=None):
+        if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
+            return _uint8_through(self, x, generator)
+        n, c, _, _ = _check_images(x)
+        op, magnitude = self.sample(n, generator)
+        with _no_autocast(x):
+            out = x.float().clone()
+            for pos in range(self.n_ops):
+                for k, name in enumerate(self.ops):
+                    if name == "Identity" or (c == 1 and name in _COLOUR_ONLY):
+                        continue
+                    sel = (op[:, pos] == k).nonzero()[:, 0]
+                    if len(sel) == 0:
+                        continue
+                    kernel = _RAND_AUGMENT_OPS[name][2]
+                    if len(sel) == n:
+                        out = kernel(out, magnitude[:, pos])
+                        continue
+                    idx = sel.to(x.device)
+                    out.index_copy_(0, idx, kernel(out.index_select(0, idx), magnitude[sel, pos]))
+        return out.to(x.dtype)
+
+
+class Cutout(RandomTransform):
+    """Cutout (DeVries & Taylor 2017) as in SCAN's strong view: one square hole per image, of
+    side L ~ U{1, ..., ``size``} pixels, centred on a pixel (cy, cx) drawn uniformly over the
+    image, rows [cy − ⌊L/2⌋, cy − ⌊L/2⌋ + L) and the same for columns, clipped at the borders,
+    set to ``fill`` (a number or one per channel). SCAN fills with 0 *after* normalising by the
+    data set's mean and std, i.e. with the mean colour; on images in [0, 1] the default 0.5
+    (mid grey) stands for it. uint8 images are run as x/255 and returned as uint8.
+    """
+
+    def __init__(self, size: int, fill=0.5):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"size must be a positive int; got {size!r}")
+        self.size = size
+        self.fill = fill
+
+    def sample_boxes(self, n: int, height: int, width: int,
+                     generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        """(top, left, box_height, box_width) as (n,) long CPU tensors, clipped to the image."""
+        u = _rand((n, 3), generator)
+        side = _randint_below(u[:, 0], torch.tensor(self.size)) + 1
+        cy = _randint_below(u[:, 1], torch.tensor(height))
+        cx = _randint_below(u[:, 2], torch.tensor(width))
+        top, left = cy - side // 2, cx - side // 2
+        bottom, right = (top + side).clamp(max=height), (left + side).clamp(max=width)
+        top, left = top.clamp(min=0), left.clamp(min=0)
+        return top, left, bottom - top, right - left
+
+    def __call__(self, x, generator=None):
+        if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
+            return _uint8_through(self, x, generator)
+        n, c, h, w = _check_images(x)
+        box = [b.to(x.device) for b in self.sample_boxes(n, h, w, generator)]
+        return _erase(x, *box, _erase_value(self.fill, c, x.device),
+                      torch.ones(n, dtype=torch.bool, device=x.device))
 
 
 class Normalize:

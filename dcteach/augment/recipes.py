@@ -25,6 +25,15 @@ The recipes (``RECIPES`` maps each name to a one-line description):
   trained with crops down to 50 % and random erasing clustered far worse (0.43 vs 0.70 ACC).
 * ``strong`` — the lectures' "strong" augmentation: ``simclr`` + GaussianBlur (kernel ≈ 10 %
   of the image size, odd, σ ∈ [0.1, 2], p = ½, as SimCLR) + RandomErasing(p = ½).
+* ``scan`` — SCAN's strong view (Van Gansbeke et al., ECCV 2020, used in its
+  self-labelling step): the ``weak`` flip and pad-and-crop, then :class:`RandAugment` — 4 ops
+  per image drawn with replacement from SCAN's 14 (identity, autocontrast, equalize, rotate
+  ±30°, solarize, colour / contrast / brightness / sharpness factors in [0.05, 0.95], shear
+  x / y ±0.1, translate x / y ±10 %, posterize 4–7 bits) with uniform magnitudes — then
+  :class:`Cutout`: one square hole of side 1 to size // 2 pixels (16 at 32 px) filled with
+  0.5 (SCAN fills with 0 after normalising, i.e. with the mean colour). (SCAN's own
+  ``RandomCrop(32)`` on 32-px images has no padding and crops nothing; the padding here is the
+  ``weak`` recipe's.)
 
 The ops (per image, factor f drawn per image, L = 0.2989 R + 0.587 G + 0.114 B):
 brightness ``x·f``; contrast ``(x − mean L)·f + mean L``; saturation ``f·x + (1 − f)·L``;
@@ -46,7 +55,9 @@ import torch
 from .image import (
     ColorJitter,
     Compose,
+    Cutout,
     GaussianBlur,
+    RandAugment,
     RandomAffine,
     RandomCrop,
     RandomErasing,
@@ -69,6 +80,8 @@ RECIPES: dict[str, str] = {
     "digits": "RandomResizedCrop(0.7, 1; ratio 0.8-1.25) + RandomAffine(10 deg, 10 % shift) "
               "(no flip, no colour; MNIST-like digits)",
     "strong": "simclr + GaussianBlur(kernel ~10 % of size, p=0.5) + RandomErasing p=0.5",
+    "scan": "weak (flip, shift <= size//8) + RandAugment 4 of SCAN's 14 ops per image + "
+            "Cutout (one hole, side <= size//2, fill 0.5) (SCAN's strong view)",
 }
 
 #: Every option a recipe can take, with its meaning; a recipe uses the ones it sets.
@@ -88,12 +101,16 @@ OPTIONS: dict[str, str] = {
     "p_erase": "probability of RandomErasing; 0: none",
     "erase_scale": "RandomErasing area fraction range (min, max)",
     "erase_ratio": "RandomErasing aspect-ratio range (min, max)",
+    "n_ops": "RandAugment: ops per image, drawn with replacement from SCAN's 14; 0: none",
+    "cutout": "Cutout: largest side in pixels of the one square hole per image (side uniform "
+              "in 1..cutout); 0: none",
+    "cutout_fill": "Cutout: value of the hole (number or one per channel; 0.5: mid grey)",
 }
 
 _OFF = dict(crop_scale=None, crop_ratio=(3 / 4, 4 / 3), pad=0, degrees=0.0, translate=0.0,
             p_flip=0.0, jitter=None, p_jitter=0.8, p_gray=0.0, blur_kernel=None,
             blur_sigma=(0.1, 2.0), p_blur=0.5, p_erase=0.0, erase_scale=(0.02, 0.33),
-            erase_ratio=(0.3, 3.3))
+            erase_ratio=(0.3, 3.3), n_ops=0, cutout=0, cutout_fill=0.5)
 
 
 def _image_shape(image_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -132,6 +149,9 @@ def recipe_options(name: str, image_shape: Sequence[int]) -> dict:
                 o.update(jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s))
         if key == "strong":
             o.update(blur_kernel=_blur_kernel(size), p_blur=0.5, p_erase=0.5)
+    elif key == "scan":
+        o.update(pad=max(1, size // 8), p_flip=0.5 if colour else 0.0, n_ops=4,
+                 cutout=max(1, size // 2))
     elif key == "digits":
         # mild crops: on MNIST (10k images, 6 SimCLR epochs) k-means on the head output gave
         # 0.70 with crops of 70–100 % and no erasing, 0.43 with 50–100 % and erasing
@@ -162,6 +182,10 @@ def _pipeline(c: int, h: int, w: int, o: dict) -> Compose:
         ts.append(GaussianBlur(int(o["blur_kernel"]), sigma=o["blur_sigma"], p=o["p_blur"]))
     if o["p_erase"] > 0:
         ts.append(RandomErasing(o["p_erase"], scale=o["erase_scale"], ratio=o["erase_ratio"]))
+    if o["n_ops"]:
+        ts.append(RandAugment(int(o["n_ops"])))
+    if o["cutout"]:
+        ts.append(Cutout(int(o["cutout"]), fill=o["cutout_fill"]))
     return Compose(ts)
 
 

@@ -190,8 +190,8 @@ def test_mine_neighbours_excludes_self():
 # ----------------------------------------------------------------------------- methods
 @pytest.mark.parametrize("name,overrides", [
     ("sccl", {"epochs": 3, "n_neighbours": 3}),
-    ("text-scan", {"epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2}),
-    ("text-selflabel", {"epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2,
+    ("text-scan", {"scan_epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2}),
+    ("text-selflabel", {"scan_epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2,
                         "selflabel_epochs": 2}),
     ("text-dec", {"pretrain_epochs": 3, "max_iter": 30, "update_interval": 10,
                   "hidden": (32,), "latent_dim": 4}),
@@ -211,7 +211,8 @@ def test_selflabel_on_minilm_separates_two_topics():
     texts = SPORT + COMPUTERS
     y = np.array([0] * 6 + [1] * 6)
     model = get_method("text-selflabel")(n_clusters=2, verbose=False, n_neighbours=3,
-                                         smooth_neighbours=2, epochs=5, selflabel_epochs=3)
+                                         smooth_neighbours=2, scan_epochs=5,
+                                         selflabel_epochs=3)
     assert cluster_accuracy(y, model.fit_predict(texts)) >= 0.9
 
 
@@ -231,7 +232,7 @@ def test_cli_text_file_with_and_without_labels(tmp_path, capsys):
     plain = _write_tsv(tmp_path / "plain.txt", _topic_rows(2), labelled=False)
     out2 = tmp_path / "run2"
     rc = main(["run", "text-scan", "--dataset", str(plain), "--k", "2", "--set", "embedding=lsa",
-               "--set", "lsa_dim=6", "--set", "epochs=2", "--set", "n_neighbours=3",
+               "--set", "lsa_dim=6", "--set", "scan_epochs=2", "--set", "n_neighbours=3",
                "--set", "smooth_neighbours=2", "--json", str(tmp_path / "r2.json"),
                "--out", str(out2), "--quiet"])
     assert rc == 0

@@ -21,11 +21,37 @@ __all__ = ["mine_neighbours", "neighbour_accuracy", "knn_accuracy", "smooth_feat
 
 
 @torch.no_grad()
-def mine_neighbours(x: torch.Tensor, k: int = 20, block: int = 2048) -> torch.Tensor:
+def mine_neighbours(x: torch.Tensor, k: int = 20, block: int = 2048,
+                    backend: str = "torch") -> torch.Tensor:
     """Indices ``(n, k)`` of the k nearest neighbours by cosine similarity, most similar
-    first, the sample itself excluded. ``k`` is capped at ``n − 1``."""
+    first, the sample itself excluded. ``k`` is capped at ``n − 1``.
+
+    ``backend="torch"``: exact top-k of blocked products ``U_b Uᵀ`` of the L2-normalised rows
+    (on the features' device, CPU or GPU; O(n²d) work, O(block·n) memory). ``"faiss"``: the
+    exact inner-product index ``faiss.IndexFlatIP`` (when faiss is installed; same result up
+    to ties). ``"auto"``: faiss when importable, else torch.
+    """
+    if backend not in ("torch", "faiss", "auto"):
+        raise ValueError(f"backend must be 'torch', 'faiss' or 'auto', got {backend!r}")
     u = F.normalize(torch.as_tensor(x).float(), dim=1)
     k = max(1, min(k, len(u) - 1))
+    if backend != "torch":
+        try:
+            import faiss
+        except ImportError:
+            if backend == "faiss":
+                raise ImportError("backend='faiss' needs the faiss package "
+                                  "(pip install faiss-cpu)") from None
+        else:
+            index = faiss.IndexFlatIP(u.shape[1])
+            un = np.ascontiguousarray(u.cpu().numpy())
+            index.add(un)
+            _, idx = index.search(un, k + 1)
+            idx = torch.as_tensor(idx, device=u.device)
+            own = idx == torch.arange(len(u), device=u.device)[:, None]
+            # drop the sample itself (or the last column when a duplicate outranked it)
+            own[:, -1] |= ~own.any(1)
+            return idx[~own].view(len(u), k)
     out = []
     for s in range(0, len(u), block):
         sim = u[s:s + block] @ u.T
@@ -34,9 +60,10 @@ def mine_neighbours(x: torch.Tensor, k: int = 20, block: int = 2048) -> torch.Te
     return torch.cat(out)
 
 
-def neighbour_accuracy(neighbours, labels) -> float:
-    """Mean over anchors i and their neighbours j of ``[y_j = y_i]``."""
-    nb = np.asarray(torch.as_tensor(neighbours).cpu())
+def neighbour_accuracy(neighbours, labels, k: int | None = None) -> float:
+    """Mean over anchors i and their first ``k`` neighbours j (all when None) of
+    ``[y_j = y_i]`` — SCAN's measure of how good a pretext space is for clustering."""
+    nb = np.asarray(torch.as_tensor(neighbours).cpu())[:, :k]
     y = np.asarray(labels)
     return float((y[nb] == y[:, None]).mean())
 

@@ -16,6 +16,8 @@ Contrastive (:mod:`dcteach.losses.contrastive`, lectures 04 and 08)
 
 Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
     :func:`scan_loss`            SCAN: neighbour consistency − w · entropy of the mean prediction
+    :func:`structured_scan_loss` seed 004's variant: weighted consistency + cluster contrast
+                                 − λ · entropy (weights from :func:`neighbour_weights`)
     :func:`confident_pseudo_labels`  self-labelling: which samples are confident enough
     :func:`balanced_cross_entropy`   cross-entropy with class weights n / (k · count_c)
 
@@ -35,10 +37,13 @@ from .pseudo_label import (
     balanced_cross_entropy,
     class_balance_weights,
     confident_pseudo_labels,
+    neighbour_weights,
     scan_loss,
+    structured_scan_loss,
 )
 
 __all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
            "dcn_kmeans_loss", "dcn_update_centers", "nt_xent",
            "cluster_contrastive_loss", "assignment_entropy", "scan_loss",
+           "neighbour_weights", "structured_scan_loss",
            "confident_pseudo_labels", "class_balance_weights", "balanced_cross_entropy"]

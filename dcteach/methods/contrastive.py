@@ -125,16 +125,20 @@ class ContrastiveMethod(ClusterMethod):
         data, seed and pretext settings (SimCLR's own run, CC's warm start) finds them."""
         c = self.config_
         net = MultiHeadNet(model.encoder, z=model.heads["z"])  # shares the parameters
-        settings = {k: getattr(c, k) for k in PRETEXT_SETTINGS}
-        key = {"data": data_fingerprint(x), "config": dict(settings, epochs=epochs),
-               "seed": self.seed, "world": distributed.world_size()}
 
         def loss(o1, o2):
             return nt_xent(o1["z"], o2["z"], c.temperature)
 
-        cached_pretext("simclr", net, key,
+        cached_pretext("simclr", net, self._pretext_key(x, epochs),
                        lambda: self._train("simclr", net, x, y, loss, epochs),
                        enabled=c.cache, verbose=self.verbose)
+
+    def _pretext_key(self, x, epochs: int) -> dict:
+        """What a SimCLR pretext model depends on: the images, the pretext settings, the
+        epochs, the seed and the number of processes."""
+        settings = {k: getattr(self.config_, k) for k in PRETEXT_SETTINGS}
+        return {"data": data_fingerprint(x), "config": dict(settings, epochs=epochs),
+                "seed": self.seed, "world": distributed.world_size()}
 
     def _monitor(self, x, y):
         """Per-epoch measurements (labels only measure): weighted k-NN accuracy of the

@@ -1,7 +1,12 @@
 """SCAN (lecture 06): neighbour mining, the SCAN and structure-learning losses against
 brute force, and the image methods as users run them (stages, cache, resume, CLI)."""
 
+import json
 import math
+import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -129,8 +134,8 @@ def cache(tmp_path, monkeypatch):
 
 
 STRIPES = dict(n_clusters=3, preset="quick", epochs=6, batch_size=60, lr=2e-3, scan_epochs=6,
-               scan_batch_size=60, scan_lr=1e-3, n_neighbours=5, n_heads=3, verbose=False,
-               seed=0)
+               scan_batch_size=60, scan_lr=1e-3, scan_head_lr=1e-2, n_neighbours=5, n_heads=3,
+               verbose=False, seed=0)
 
 
 def test_scan_and_self_labelling_separate_stripes(cache):
@@ -211,3 +216,38 @@ def test_structure_learning_variant_logs_its_three_terms(cache):
     row = [r for r in model.history_ if r["phase"] == "scan"][-1]
     assert {"consistency", "cluster_contrast", "entropy"} <= set(row)
     assert row["entropy"] <= math.log(3) + 1e-6
+
+
+# --------------------------------------------------------------------------------- CLI
+def _dcteach(*args, env=None, timeout=300, launcher=(sys.executable, "-m", "dcteach")):
+    return subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+QUICK_ARGS = ("--dataset", "digits", "--n-samples", "400", "--preset", "quick",
+              "--set", "epochs=1", "--set", "scan_epochs=1")
+
+
+@pytest.mark.slow
+def test_cli_scan_then_selflabel_continues_from_the_cached_stages(tmp_path, cache):
+    first = _dcteach("run", "scan", *QUICK_ARGS, "--json", str(tmp_path / "a.json"))
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = _dcteach("run", "scan-selflabel", *QUICK_ARGS, "--json", str(tmp_path / "b.json"))
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "cached simclr pretext" in second.stderr and "cached scan pretext" in second.stderr
+    result = json.loads((tmp_path / "b.json").read_text())
+    assert result["n"] == 400 and result["config"]["selflabel_epochs"] >= 1
+    bad = _dcteach("run", "scan", *QUICK_ARGS, "--set", "strong_augment=fancy")
+    assert bad.returncode == 2 and "strong_augment" in bad.stderr and "scan" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_torchrun_two_processes_run_scan_selflabel(tmp_path, cache):
+    out = tmp_path / "ddp.json"
+    proc = _dcteach("run", "scan-selflabel", *QUICK_ARGS, "--json", str(out),
+                    launcher=("torchrun", "--nproc_per_node", "2", "-m", "dcteach"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("scan-selflabel / digits") == 1
+    assert json.loads(out.read_text())["n"] == 400

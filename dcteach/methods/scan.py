@@ -62,7 +62,8 @@ class SCANOptions:
     n_heads: int = option(10, low=1)  # heads trained at once; the lowest-loss one is kept
     scan_epochs: int = option(50, low=0)
     scan_batch_size: int = option(128, low=2)
-    scan_lr: float = option(1e-4, low=0.0, low_open=True)  # Adam
+    scan_lr: float = option(1e-4, low=0.0, low_open=True)  # Adam, the encoder's
+    scan_head_lr: float = option(1e-4, low=0.0, low_open=True)  # Adam, the cluster heads'
     scan_weight_decay: float = option(1e-4, low=0.0)
     init: str = option("random", choices=("random", "kmeans"))  # heads start at k-means?
     init_temperature: float = option(0.05, low=0.0, low_open=True)
@@ -154,7 +155,9 @@ class SCANAlgorithm:
 
     def _scan(self, model, stage: PretextStage, nbrs, y) -> None:
         c = self.config_
-        params = model.parameters() if self._trains_encoder() else model.heads.parameters()
+        params = [{"params": model.heads.parameters(), "lr": c.scan_head_lr}]
+        if self._trains_encoder():
+            params.append({"params": model.encoder.parameters(), "lr": c.scan_lr})
         trainer = Trainer(params, "adam", c.scan_lr, weight_decay=c.scan_weight_decay,
                           device=self.device_, amp=getattr(c, "amp", False))
         net = distributed.wrap(model, self.device_)
@@ -398,7 +401,7 @@ class TextSCAN(TextInput, SCANAlgorithm, ClusterMethod):
     description = "SCAN on MiniLM: k-NN consistency + entropy on linear cluster heads"
     Config = TextSCANConfig
     defaults = {"entropy_weight": 1.0, "n_heads": 5, "scan_epochs": 5, "scan_batch_size": 256,
-                "scan_lr": 1e-3, "init": "kmeans", "selflabel_batch_size": 256,
+                "scan_head_lr": 1e-3, "init": "kmeans", "selflabel_batch_size": 256,
                 "selflabel_lr": 1e-3}
     presets = {"quick": {}, "fast": {"scan_epochs": 3},
                "paper": {"scan_epochs": 50, "entropy_weight": 5.0}}

@@ -1,7 +1,7 @@
 """SCAN benchmark: every stage's accuracy and time, over seeds, next to the papers' numbers.
 
     DCTEACH_DATA=../shared/data python benchmarks/bench_scan.py               # MNIST-70k
-    python benchmarks/bench_scan.py --methods scan-selflabel:fast scan-sl:fast,selflabel_epochs=3
+    python benchmarks/bench_scan.py --methods scan-selflabel:fast scan-sl:fast,selflabel_epochs=2
     python benchmarks/bench_scan.py --dataset cifar10 --train-test            # SCAN's protocol
 
 Each method spec (``name[:preset][,key=value...]``) runs once per seed. The pretext (SimCLR)
@@ -112,7 +112,7 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--methods", nargs="+",
-                   default=["scan-selflabel:fast", "scan-sl:fast,selflabel_epochs=3,"
+                   default=["scan-selflabel:fast", "scan-sl:fast,selflabel_epochs=2,"
                             "selflabel_batch_size=500"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--n-samples", type=int, default=None, help="random subset (default: all)")

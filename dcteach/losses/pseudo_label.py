@@ -76,15 +76,19 @@ def structured_scan_loss(p_anchor: torch.Tensor, p_neighbour: torch.Tensor,
 
 
 @torch.no_grad()
-def confident_pseudo_labels(probs: torch.Tensor, threshold: float = 0.99, min_per_cluster: int = 5
+def confident_pseudo_labels(probs: torch.Tensor, threshold: float = 0.99, min_per_cluster: int = 0
                             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """SCAN's self-labelling selection: ``(labels, mask)`` with mask = max_k p_ik > threshold.
+    """SCAN's self-labelling selection: ``(labels, mask)`` with labels = argmax_k p_ik and
+    mask = max_k p_ik ≥ threshold.
 
-    A cluster with fewer than ``min_per_cluster`` confident samples keeps its most confident
-    ones, so no cluster silently disappears from the training set.
+    ``min_per_cluster`` > 0: a cluster with fewer confident samples than that keeps its
+    most confident ones, so no cluster silently disappears from the training set (a safeguard
+    for selecting once over a whole data set; SCAN selects per mini-batch without it).
     """
     conf, labels = probs.max(1)
-    mask = conf > threshold
+    mask = conf >= threshold
+    if min_per_cluster <= 0:
+        return labels, mask
     for c in range(probs.shape[1]):
         members = (labels == c).nonzero().squeeze(1)
         if 0 < int(mask[members].sum()) < min_per_cluster or (
@@ -105,8 +109,10 @@ def class_balance_weights(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
 def balanced_cross_entropy(logits: torch.Tensor, labels: torch.Tensor,
                            weight: torch.Tensor | None = None) -> torch.Tensor:
     """Cross-entropy of ``logits`` against pseudo-``labels`` with class weights ``weight``
-    (from :func:`class_balance_weights` on the whole confident set; the batch's own counts
-    when None): ``Σ_i w_{y_i} (−log softmax(logits_i)_{y_i}) / Σ_i w_{y_i}``."""
+    (from :func:`class_balance_weights`; the given labels' own counts when None — SCAN's
+    choice, each mini-batch's confident samples):
+    ``Σ_i w_{y_i} (−log softmax(logits_i)_{y_i}) / Σ_i w_{y_i}``. Since the loss is a weighted
+    *mean*, ``n / count_c`` (REFERENCES) and ``n / (K · count_c)`` give the same value."""
     if weight is None:
         weight = class_balance_weights(labels, logits.shape[1])
     return F.cross_entropy(logits, labels, weight=weight)

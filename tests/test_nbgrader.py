@@ -165,8 +165,10 @@ def broken_submissions(tmp_path_factory):
     return course
 
 
-def _scores(course, student):
-    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A01, student).items()
+def _scores(course, student, assignment=None):
+    """Points per autograded cell (grade id → score) of ``student``'s submission."""
+    return {k.split(":", 1)[1]: g["score"]
+            for k, g in grades(course, assignment or A01, student).items()
             if g["cell_type"] == "code"}
 
 
@@ -224,14 +226,9 @@ def dec_shortcuts(tmp_path_factory):
     return course
 
 
-def _scores_02(course, student):
-    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A02, student).items()
-            if g["cell_type"] == "code"}
-
-
 @pytest.mark.parametrize("student", ["a_library_dec", "b_library_target"])
 def test_reference_dec_in_dec_fit_costs_only_that_part(dec_shortcuts, student):
-    assert _scores_02(dec_shortcuts, student) == {**FULL_02, "fit-tests": 0}
+    assert _scores(dec_shortcuts, student, A02) == {**FULL_02, "fit-tests": 0}
 
 
 # ------------------------------------------------------------------ assignment 04: mutants
@@ -343,11 +340,6 @@ def cc_mutants(tmp_path_factory):
     return course
 
 
-def _scores_04(course, student):
-    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A04, student).items()
-            if g["cell_type"] == "code"}
-
-
 @pytest.mark.parametrize("student, lost", [
     ("a_parts", ("nt-xent-tests", "cluster-loss-tests", "contrast-tests")),
     ("b_bugs_kmeans", ("nt-xent-tests", "cluster-loss-tests", "contrast-tests", "fit-tests")),
@@ -356,7 +348,7 @@ def _scores_04(course, student):
     ("e_umap", ("fit-tests",)),
 ])
 def test_04_each_bug_costs_only_its_part(cc_mutants, student, lost):
-    assert _scores_04(cc_mutants, student) == {**FULL_04, **dict.fromkeys(lost, 0)}
+    assert _scores(cc_mutants, student, A04) == {**FULL_04, **dict.fromkeys(lost, 0)}
 
 
 # ------------------------------------------------------------------ assignment 06: mutants
@@ -426,11 +418,6 @@ def scan_mutants(tmp_path_factory):
     return course
 
 
-def _scores_06(course, student):
-    return {k.split(":", 1)[1]: g["score"] for k, g in grades(course, A06, student).items()
-            if g["cell_type"] == "code"}
-
-
 @pytest.mark.parametrize("student, lost", [
     ("a_entropy_sign", ("scan-loss-tests",)),
     ("b_no_balance", ("mining-tests", "selflabel-tests")),
@@ -439,4 +426,4 @@ def _scores_06(course, student):
     ("e_library_loss", ("fit-tests",)),
 ])
 def test_06_each_bug_costs_only_its_part(scan_mutants, student, lost):
-    assert _scores_06(scan_mutants, student) == {**FULL_06, **dict.fromkeys(lost, 0)}
+    assert _scores(scan_mutants, student, A06) == {**FULL_06, **dict.fromkeys(lost, 0)}

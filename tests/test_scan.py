@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import needs_cifar_jpg
 from test_contrastive_methods import _stripes
 
 from dcteach.cluster import mine_neighbours, neighbour_accuracy
@@ -251,3 +252,21 @@ def test_torchrun_two_processes_run_scan_selflabel(tmp_path, cache):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("scan-selflabel / digits") == 1
     assert json.loads(out.read_text())["n"] == 400
+
+
+@pytest.mark.slow
+@needs_cifar_jpg
+def test_quick_scan_selflabel_on_cifar10_under_scans_protocol(cache):
+    """Train on (a slice of) the training split, predict the test split: the ResNet-18
+    pipeline with colour images and the `scan` recipe's flip and colour ops runs on a CPU."""
+    from dcteach.data import load_dataset
+
+    train = load_dataset("cifar10", split="train", n_samples=128, download=False)
+    test = load_dataset("cifar10", split="test", n_samples=64, download=False)
+    model = get_method("scan-selflabel")(n_clusters=10, preset="quick", epochs=1, batch_size=64,
+                                         scan_epochs=1, scan_batch_size=64, verbose=False,
+                                         threshold=0.0).fit(train.x, train.y)
+    assert model.facts_.backbone == "resnet18" and model.model_.encoder.out_dim == 512
+    pred = model.predict(test.x)
+    assert pred.shape == (64,) and pred.dtype == np.int64 and pred.max() < 10
+    assert [r for r in model.history_ if r["phase"] == "selflabel"]

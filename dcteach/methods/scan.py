@@ -149,7 +149,11 @@ class SCANAlgorithm:
                 if not name.startswith(("selflabel", "threshold"))}
 
     # -- step 3 -------------------------------------------------------------------------
-    def _pair_loss(self, pa, pn, anchors, neighbours):
+    def _pair_weights(self, anchors, neighbours):
+        """Per-pair weights of step 3's loss (None: all 1), computed once for every head."""
+        return None
+
+    def _pair_loss(self, pa, pn, weights):
         """Step 3's loss for one head on anchor / neighbour predictions (n, K)."""
         total, consistency, entropy = scan_loss(pa, pn, self.config_.entropy_weight)
         return total, {"consistency": consistency, "entropy": entropy}
@@ -171,9 +175,9 @@ class SCANAlgorithm:
             logits = net(torch.cat([stage.scan_view(x[idx]), stage.scan_view(x[j])]),
                          ["cluster"])["cluster"].float()                  # (heads, 2m, K)
             p = logits.softmax(-1)
-            total, parts = 0.0, {}
+            total, parts, w = 0.0, {}, self._pair_weights(idx, j)
             for h in range(c.n_heads):
-                loss, hp = self._pair_loss(p[h, :m], p[h, m:], idx, j)
+                loss, hp = self._pair_loss(p[h, :m], p[h, m:], w)
                 total = total + loss
                 parts = {kk: parts.get(kk, 0.0) + v / c.n_heads for kk, v in hp.items()}
             return total, parts
@@ -209,7 +213,8 @@ class SCANAlgorithm:
         probs = self._predict_all(model, stage, stage.data).softmax(-1)
         anchors = torch.arange(len(nbrs), device=nbrs.device).repeat_interleave(nbrs.shape[1])
         flat = nbrs.reshape(-1)
-        losses = [float(self._pair_loss(p[anchors], p[flat], anchors, flat)[0]) for p in probs]
+        w = self._pair_weights(anchors, flat)
+        losses = [float(self._pair_loss(p[anchors], p[flat], w)[0]) for p in probs]
         best = int(np.argmin(losses))
         return best, probs[best], losses
 
@@ -358,11 +363,16 @@ class _StructureLoss:
 
     loss_name = "structure"
 
-    def _pair_loss(self, pa, pn, anchors, neighbours):
+    def _pair_weights(self, anchors, neighbours):
+        """w_ij = exp(z_iᵀ z_j / τ_c) in the mining space, in blocks (all mined pairs at
+        once when the head is chosen)."""
+        space, tau = self.stage_.space, self.config_.neighbour_temperature
+        return torch.cat([neighbour_weights(space[a], space[b], tau) for a, b in
+                          zip(anchors.split(65536), neighbours.split(65536), strict=True)])
+
+    def _pair_loss(self, pa, pn, weights):
         c = self.config_
-        space = self.stage_.space
-        w = neighbour_weights(space[anchors], space[neighbours], c.neighbour_temperature)
-        return structured_scan_loss(pa, pn, w, c.entropy_weight, c.contrast_weight,
+        return structured_scan_loss(pa, pn, weights, c.entropy_weight, c.contrast_weight,
                                     c.cluster_temperature)
 
 

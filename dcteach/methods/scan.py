@@ -414,8 +414,7 @@ class TextSCAN(TextInput, SCANAlgorithm, ClusterMethod):
     description = "SCAN on MiniLM: k-NN consistency + entropy on linear cluster heads"
     Config = TextSCANConfig
     defaults = {"entropy_weight": 1.0, "n_heads": 5, "scan_epochs": 5, "scan_batch_size": 256,
-                "scan_head_lr": 1e-3, "init": "kmeans", "selflabel_batch_size": 256,
-                "selflabel_lr": 1e-3}
+                "scan_head_lr": 1e-3, "init": "kmeans", "selflabel_lr": 1e-3}
     presets = {"quick": {}, "fast": {"scan_epochs": 3},
                "paper": {"scan_epochs": 50, "entropy_weight": 5.0}}
 

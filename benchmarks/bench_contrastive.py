@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import machine_line  # noqa: E402
 from bench_augment import _Images, _loader_pass, _torchvision  # noqa: E402
 
 from dcteach.augment import make_augment  # noqa: E402
@@ -177,9 +177,7 @@ def main() -> None:
     p.add_argument("--json", default=None, help="write all rows here")
     args = p.parse_args()
     os.environ.setdefault("DCTEACH_QUIET", "1")
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{gpu}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(machine_line())
     out = {}
     if not args.no_throughput:
         out["throughput"] = throughput_rows(args.batch, args.steps)

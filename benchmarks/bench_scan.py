@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _common import machine_line
 
 from dcteach.data import load_dataset
 from dcteach.methods import parse_method_spec
@@ -121,9 +120,7 @@ def main() -> None:
     p.add_argument("--json", default=None, help="write all rows here")
     args = p.parse_args()
     os.environ.setdefault("DCTEACH_QUIET", "1")
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    print(f"# machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{gpu}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(machine_line())
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DCTEACH_CACHE"] = cache  # pretext trained once per seed, in this run
         rows = run(args.dataset, args.methods, args.seeds, args.n_samples, args.train_test)

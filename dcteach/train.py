@@ -28,7 +28,8 @@ from torch import nn
 
 from .engine import amp_dtype, autocast
 
-__all__ = ["Trainer", "make_optimizer", "minibatches", "cyclic_minibatches", "embed_all"]
+__all__ = ["Trainer", "make_optimizer", "minibatches", "cyclic_minibatches",
+           "class_uniform_indices", "embed_all"]
 
 StepFn = Callable[[torch.Tensor], "torch.Tensor | tuple[torch.Tensor, dict]"]
 
@@ -66,6 +67,31 @@ def cyclic_minibatches(perm: torch.Tensor, batch_size: int, n_steps: int
     for t in range(n_steps):
         s = (t * batch_size) % n
         yield perm[s:s + batch_size]
+
+
+def class_uniform_indices(labels: torch.Tensor, n: int | None = None,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` sample indices (default: as many as labels) drawn *uniformly over the classes*:
+    each of the m non-empty classes contributes ⌈n/m⌉ of its members — without replacement
+    while it has enough, with replacement otherwise — then the draw is shuffled and cut to
+    ``n``. DeepCluster's sampler (Caron et al., 2018, §3.3): with pseudo-labels from k-means
+    a huge cluster would otherwise dominate every batch and the network would learn to put
+    everything into it."""
+    labels = torch.as_tensor(labels)
+    n = len(labels) if n is None else int(n)
+    classes = torch.unique(labels)
+    per = -(-n // len(classes))
+    picks = []
+    for c in classes:
+        members = (labels == c).nonzero().flatten()
+        m = len(members)
+        if m >= per:
+            pick = torch.randperm(m, generator=generator)[:per]
+        else:
+            pick = torch.randint(m, (per,), generator=generator)
+        picks.append(members[pick.to(members.device)])
+    idx = torch.cat(picks)
+    return idx[torch.randperm(len(idx), generator=generator)[:n].to(idx.device)]
 
 
 class Trainer:

@@ -30,7 +30,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..engine import pick_device
 
-__all__ = ["KMeans", "kmeans_plusplus", "pairwise_sq_dists", "assign"]
+__all__ = ["KMeans", "kmeans_plusplus", "pairwise_sq_dists", "assign", "split_empty_clusters"]
 
 
 def _as_tensor(X, device, dtype=torch.float32) -> torch.Tensor:
@@ -130,7 +130,7 @@ def _two_nearest(x, x_sq, centers, block):
     return labels, upper.sqrt_(), lower.sqrt_()
 
 
-def _lloyd(x, x_sq, centers, max_iter, tol, block):
+def _lloyd(x, x_sq, centers, max_iter, tol, block, relocate_empty=True):
     """Lloyd's algorithm from ``centers``, accelerated with Hamerly's bounds (Hamerly 2010).
 
     Exactly Lloyd's iterations, but a point whose distance to its own centre (upper bound
@@ -138,7 +138,9 @@ def _lloyd(x, x_sq, centers, max_iter, tol, block):
     distance from its centre to the nearest other centre cannot change cluster, so its
     distances are not recomputed. After the centres move by δ_k, u_i += δ_{c_i} and
     l_i −= max_k δ_k keep the bounds valid. Cluster sums are updated incrementally from the
-    points that changed cluster. Returns (centres, labels, inertia, n_iter).
+    points that changed cluster. An empty cluster is re-seeded at the points farthest from
+    their centres (``relocate_empty``, as scikit-learn) or keeps its centre, and so stays
+    empty while no point comes nearer to it. Returns (centres, labels, inertia, n_iter).
     """
     k = centers.shape[0]
     labels, upper, lower = _two_nearest(x, x_sq, centers, block)
@@ -149,7 +151,10 @@ def _lloyd(x, x_sq, centers, max_iter, tol, block):
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported
         new = (sums / counts.clamp_min(1)[:, None]).to(x.dtype)
         empty = counts == 0
-        if empty.any():  # re-seed empty clusters at the points farthest from their centre
+        if not relocate_empty:
+            new[empty] = centers[empty]
+            empty = torch.zeros_like(empty)
+        elif empty.any():  # re-seed empty clusters at the points farthest from their centre
             far = torch.topk(upper, int(empty.sum())).indices
             new[empty] = x[far]
         delta = (new - centers).norm(dim=1)
@@ -252,7 +257,10 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     centres, then one run), ``random_state`` (int, None or a RandomState). ``device`` picks
     where it runs (None or "auto": cuda → mps → cpu), ``dtype`` the precision it computes in
     ("float32", "float64", "float16", "bfloat16" or a torch dtype), ``block_size`` the rows
-    per distance block. Parameters are validated when ``fit`` starts.
+    per distance block, ``relocate_empty`` whether a cluster that loses all its points is
+    re-seeded at the farthest points (scikit-learn's behaviour; False: it keeps its centre,
+    which DeepCluster's lecture uses to show empty clusters). Parameters are validated when
+    ``fit`` starts.
 
     ``X`` may be anything scikit-learn accepts or a torch tensor on any device and of any
     dtype (it is moved to ``device`` and cast to ``dtype``).
@@ -271,11 +279,13 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         "device": [str, torch.device, None],
         "block_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dtype": [StrOptions(set(_TORCH_DTYPES)), torch.dtype],
+        "relocate_empty": ["boolean"],
     }
 
     def __init__(self, n_clusters: int = 8, n_init: int = 10, max_iter: int = 300,
                  tol: float = 1e-4, init="k-means++", random_state: int | None = 0,
-                 device: str | None = "cpu", block_size: int = 65536, dtype="float32"):
+                 device: str | None = "cpu", block_size: int = 65536, dtype="float32",
+                 relocate_empty: bool = True):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_iter = max_iter
@@ -285,6 +295,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         self.device = device
         self.block_size = block_size
         self.dtype = dtype
+        self.relocate_empty = relocate_empty
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -337,7 +348,8 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
                 c0 = kmeans_plusplus(x, self.n_clusters, gen, x_sq)
             else:  # "random"
                 c0 = x[torch.randperm(n, generator=gen)[: self.n_clusters].to(dev)]
-            res = _lloyd(x, x_sq, c0.clone(), self.max_iter, tol, self.block_size)
+            res = _lloyd(x, x_sq, c0.clone(), self.max_iter, tol, self.block_size,
+                         self.relocate_empty)
             if best is None or res[2] < best[2]:
                 best = res
         centers, labels, inertia, n_iter = best
@@ -375,3 +387,34 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         """Distances to every centre, ``(n, k)``."""
         x = self._validate_fitted_X(X)
         return _numpy(pairwise_sq_dists(x, self._centers_t).sqrt())
+
+
+def split_empty_clusters(x: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,
+                         generator: torch.Generator | None = None, eps: float = 1e-4
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """DeepCluster's remedy for empty clusters (Caron et al., ECCV 2018, §3.3): for every
+    empty cluster e, pick a non-empty cluster j at random, give e the centroid of j with a
+    small random perturbation (c_e = c_j + εu, c_j ← c_j − εu, u a random direction), and
+    reassign the points of j to the nearer of the two.
+
+    j is drawn with probability ∝ (size − 1), as faiss's k-means does, so large clusters
+    are split first and a singleton is never chosen. Points that all coincide cannot be
+    split (they fall on one side); such an e stays empty. Returns new (labels, centers).
+    """
+    labels, centers = labels.clone(), centers.clone()
+    k, d = centers.shape
+    counts = torch.bincount(labels, minlength=k)
+    for e in (counts == 0).nonzero().flatten().tolist():
+        weight = (counts - 1).clamp_min(0).double().cpu()
+        if weight.sum() == 0:
+            break
+        j = int(torch.multinomial(weight, 1, generator=generator))
+        u = torch.randn(d, generator=generator, dtype=torch.float64).to(centers)
+        u = eps * u / u.norm().clamp_min(1e-12)
+        centers[e], centers[j] = centers[j] + u, centers[j] - u
+        members = (labels == j).nonzero().flatten()
+        # nearer to c_j + εu than to c_j − εu  ⟺  (x − c_j)·u > 0  (no round-off in ε)
+        to_e = ((x[members].double() - (centers[j] + u).double()) @ u.double()) > 0
+        labels[members[to_e]] = e
+        counts[e], counts[j] = int(to_e.sum()), int((~to_e).sum())
+    return labels, centers

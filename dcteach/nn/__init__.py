@@ -4,8 +4,15 @@ Training lives in :mod:`dcteach.train`."""
 
 from .autoencoders import ConvAutoencoder, MLPAutoencoder, build_autoencoder
 from .backbones import BACKBONES, SmallCNN, Standardize, build_backbone, image_encoder, resnet_cifar
-from .heads import ClusterHeads, ClusteringLayer, MultiHeadNet, ProjectionHead, ResidualMLP
+from .heads import (
+    ClusterHeads,
+    ClusteringLayer,
+    FeatureMLP,
+    MultiHeadNet,
+    ProjectionHead,
+    ResidualMLP,
+)
 
 __all__ = ["ConvAutoencoder", "MLPAutoencoder", "build_autoencoder", "BACKBONES", "SmallCNN",
            "Standardize", "build_backbone", "image_encoder", "resnet_cifar", "ClusterHeads",
-           "ClusteringLayer", "MultiHeadNet", "ProjectionHead", "ResidualMLP"]
+           "ClusteringLayer", "FeatureMLP", "MultiHeadNet", "ProjectionHead", "ResidualMLP"]

@@ -20,7 +20,8 @@ from torch import nn
 
 from ..losses.dec import soft_assignment
 
-__all__ = ["ClusteringLayer", "ClusterHeads", "ProjectionHead", "MultiHeadNet", "ResidualMLP"]
+__all__ = ["ClusteringLayer", "ClusterHeads", "FeatureMLP", "ProjectionHead", "MultiHeadNet",
+           "ResidualMLP"]
 
 
 class ClusteringLayer(nn.Module):
@@ -61,6 +62,19 @@ class ProjectionHead(nn.Sequential):
 
     def __init__(self, dim: int, hidden: int, out: int):
         super().__init__(nn.Linear(dim, hidden), nn.ReLU(), nn.Linear(hidden, out))
+
+
+class FeatureMLP(nn.Sequential):
+    """``(Linear → BatchNorm → ReLU) × n_layers``, ``dim → hidden``: the fully connected top
+    layers whose output DeepCluster clusters (VGG's fc6–fc7, narrower). Has ``out_dim``."""
+
+    def __init__(self, dim: int, hidden: int = 512, n_layers: int = 2):
+        layers = []
+        for i in range(n_layers):
+            layers += [nn.Linear(dim if i == 0 else hidden, hidden), nn.BatchNorm1d(hidden),
+                       nn.ReLU()]
+        super().__init__(*layers)
+        self.out_dim = hidden
 
 
 class MultiHeadNet(nn.Module):

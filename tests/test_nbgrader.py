@@ -6,6 +6,9 @@ the instructor solution autogrades to full marks and the untouched release to ze
 For assignment 01 also: broken submissions (syntax error, infinite loop) and a submission
 that calls the reference library are graded zero for those parts without stopping the batch.
 For assignment 02: a dec_fit that uses the library's DEC, or only its target, loses that part.
+For assignment 03: PCA whitening without centring, a sampler uniform over the images, an empty
+cluster left empty, Parts 1-3 answered by the library, and an epoch that clusters features that
+are not L2-normalised each lose exactly their parts.
 For assignment 04: one mutant per bug (NT-Xent with the self-similarity or one anchor, the
 cluster loss on rows or with the entropy sign flipped, a looped or shared contrast factor, a
 cc_fit that runs k-means on pixels or on UMAP, or calls the library's CC or losses) loses
@@ -427,3 +430,76 @@ def scan_mutants(tmp_path_factory):
 ])
 def test_06_each_bug_costs_only_its_part(scan_mutants, student, lost):
     assert _scores(scan_mutants, student, A06) == {**FULL_06, **dict.fromkeys(lost, 0)}
+
+
+# ------------------------------------------------------------------ assignment 03: mutants
+A03 = "03_deepcluster"
+A03_NB = f"{A03}.ipynb"
+FULL_03 = {"pca-tests": 3, "sampler-tests": 3, "empty-tests": 3, "epoch-tests": 2}
+
+# Part 2 uniform over the images instead of over the pseudo-classes (sizes ∝ cluster sizes)
+PROPORTIONAL_SAMPLER = '''def uniform_sampler(labels, n, rng=None):
+    labels = torch.as_tensor(np.asarray(labels))
+    return torch.randint(len(labels), (int(n),), generator=rng)
+'''
+# Parts 1-3 answered with the library's reference code (each would pass its tests otherwise)
+LIBRARY_PCA = '''from dcteach.cluster import PCAWhitening
+
+
+def pca_whiten(features, n_components, normalize=True):
+    z = PCAWhitening(n_components).fit_transform(torch.as_tensor(np.asarray(features)))
+    return F.normalize(z, dim=1) if normalize else z
+'''
+LIBRARY_SAMPLER = '''from dcteach.train import class_uniform_indices
+
+
+def uniform_sampler(labels, n, rng=None):
+    return class_uniform_indices(torch.as_tensor(np.asarray(labels)), n, rng)
+'''
+LIBRARY_FIX = '''from dcteach.cluster import split_empty_clusters
+
+
+def fix_empty_clusters(features, labels, centers, rng, eps=1e-4):
+    return split_empty_clusters(torch.as_tensor(features), labels, centers, rng, eps)
+'''
+
+
+@pytest.fixture(scope="module")
+def dc_mutants(tmp_path_factory):
+    """Assignment 03 submissions, graded in one autograde run. Part 4 is graded with the
+    reference Parts 1-3, so none of a-d may cost it.
+
+    a: PCA whitening without centring. b: a sampler uniform over the images (each pseudo-class
+    drawn in proportion to its size). c: an empty-cluster fix that moves the centre but no
+    point, so the cluster stays empty. d: Parts 1-3 answered with the library's PCAWhitening,
+    class_uniform_indices and split_empty_clusters. e: an epoch whose k-means runs on whitened
+    features that are not L2-normalised."""
+    if A03 not in ASSIGNMENTS:
+        pytest.skip(f"{A03} is not in solutions/")
+    course = copy_course(tmp_path_factory.mktemp("course-03-mutants"))
+    nbgrader(course, "generate_assignment", A03, "--force")
+    solution = nbformat.read(course / "solutions" / A03 / A03_NB, as_version=4)
+    a = _mutate(solution, "pca-solution", "xc = x - x.mean(0)", "xc = x")
+    b = _with_solution(solution, "sampler-solution", PROPORTIONAL_SAMPLER)
+    c = _mutate(solution, "empty-solution", "        labels[members[to_e]] = e\n", "")
+    d = _with_solution(solution, "pca-solution", LIBRARY_PCA)
+    d = _with_solution(d, "sampler-solution", LIBRARY_SAMPLER)
+    d = _with_solution(d, "empty-solution", LIBRARY_FIX)
+    e = _mutate(solution, "epoch-solution", "z = pca_whiten(features, n_components)",
+                "z = pca_whiten(features, n_components, normalize=False)")
+    for student, nb in [("a_no_centring", a), ("b_proportional", b), ("c_empty_stays", c),
+                        ("d_library", d), ("e_no_l2", e)]:
+        submit(course, A03, student, {A03_NB: nb})
+    nbgrader(course, "autograde", A03, "--force")
+    return course
+
+
+@pytest.mark.parametrize("student, lost", [
+    ("a_no_centring", ("pca-tests",)),
+    ("b_proportional", ("sampler-tests",)),
+    ("c_empty_stays", ("empty-tests",)),
+    ("d_library", ("pca-tests", "sampler-tests", "empty-tests")),
+    ("e_no_l2", ("epoch-tests",)),
+])
+def test_03_each_bug_costs_only_its_part(dc_mutants, student, lost):
+    assert _scores(dc_mutants, student, A03) == {**FULL_03, **dict.fromkeys(lost, 0)}

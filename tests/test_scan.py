@@ -170,7 +170,7 @@ def test_selflabel_after_scan_reuses_the_cached_scan_stage(cache, monkeypatch):
     first = get_method("scan")(**STRIPES).fit(x)
     assert len(list((cache / "pretext").glob("scan-*.pt"))) == 1
 
-    import dcteach.methods.scan as scan_module
+    import dcteach.methods.scan_algorithm as scan_module
 
     def no_training(*args, **kwargs):
         raise AssertionError("SCAN step trained again although it is cached")
@@ -189,7 +189,7 @@ def test_an_interrupted_run_resumes_at_self_labelling(tmp_path, cache, monkeypat
     x, y = _stripes(30)
     opts = dict(STRIPES, cache=False, selflabel_epochs=3, selflabel_batch_size=45, threshold=0.0,
                 out_dir=tmp_path / "run")
-    import dcteach.methods.scan as scan_module
+    import dcteach.methods.scan_algorithm as scan_module
 
     calls = {"n": 0}
     real = scan_module.balanced_cross_entropy

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import needs_cifar_jpg
 from sklearn.decomposition import PCA
 
 from dcteach.cluster import KMeans, PCAWhitening, split_empty_clusters
@@ -31,6 +32,17 @@ def test_pca_whitening_matches_sklearn(whiten):
     np.testing.assert_allclose(ours * signs, ref, atol=1e-4)
     if whiten:
         np.testing.assert_allclose(np.cov(ours.T), np.eye(5), atol=1e-4)
+
+
+@pytest.mark.parametrize("share", [0.5, 0.8, 0.9, 0.99])
+def test_pca_variance_share_keeps_as_many_components_as_sklearn(share):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 20)) * np.geomspace(5, 0.1, 20)
+    ours = PCAWhitening(256, variance=share).fit(torch.tensor(x))
+    assert ours.components_.shape[1] == PCA(share, svd_solver="full").fit(x).n_components_
+    assert PCAWhitening(3, variance=share).fit(torch.tensor(x)).components_.shape[1] <= 3
+    with pytest.raises(ValueError, match="variance"):
+        PCAWhitening(3, variance=0.0)
 
 
 def test_pca_whitening_clips_to_the_rank_and_does_not_blow_up_flat_directions():
@@ -204,3 +216,18 @@ def test_bad_options_name_the_option(digits):
         _fit(digits, sampling="proportional")
     with pytest.raises(ConfigError, match="empty_clusters"):
         _fit(digits, empty_clusters="drop")
+
+
+@pytest.mark.slow
+@needs_cifar_jpg
+def test_quick_deepcluster_runs_on_cifar10_on_the_cpu():
+    """The ResNet-18 pipeline with colour images: fit on a slice of the training split,
+    predict the test split in the same PCA-whitened space."""
+    train = load_dataset("cifar10", split="train", n_samples=256, download=False)
+    test = load_dataset("cifar10", split="test", n_samples=64, download=False)
+    m = get_method("deepcluster")(n_clusters=10, preset="quick", epochs=1, batch_size=64,
+                                  n_pseudo=20, verbose=False).fit(train.x, train.y)
+    assert m.facts_.backbone == "resnet18"
+    pred = m.predict(test.x)
+    assert pred.shape == (64,) and pred.dtype == np.int64 and pred.max() < 10
+    np.testing.assert_allclose(np.linalg.norm(m.transform(test.x), axis=1), 1.0, atol=1e-5)

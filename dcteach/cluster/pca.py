@@ -22,12 +22,18 @@ class PCAWhitening:
     min(d, m − 1); ``eps`` · λ_max is added to the eigenvalues before the inverse square root,
     so that directions with (almost) no variance — dead ReLU units, fewer samples than
     dimensions — are not blown up into noise that would then dominate the L2-normalised
-    rows."""
+    rows. ``variance`` < 1 keeps only the fewest leading components that explain that
+    fraction of the total variance (at most ``n_components``): whitening gives every kept
+    direction the same weight, so low-variance directions must be dropped, not amplified."""
 
-    def __init__(self, n_components: int = 256, whiten: bool = True, eps: float = 1e-6):
+    def __init__(self, n_components: int = 256, whiten: bool = True, eps: float = 1e-6,
+                 variance: float = 1.0):
+        if not 0.0 < variance <= 1.0:
+            raise ValueError(f"variance must be in (0, 1], got {variance}")
         self.n_components = int(n_components)
         self.whiten = whiten
         self.eps = eps
+        self.variance = variance
 
     def fit(self, x: torch.Tensor) -> PCAWhitening:
         if x.ndim != 2 or len(x) < 2:
@@ -37,8 +43,12 @@ class PCAWhitening:
         xc = xd - self.mean_
         cov = xc.T @ xc / (len(x) - 1)  # unbiased, as scikit-learn
         eigval, eigvec = torch.linalg.eigh(cov)  # ascending
+        eigval = eigval.flip(0).clamp_min(0.0)
         n = min(self.n_components, x.shape[1], len(x) - 1)
-        self.explained_variance_ = eigval.flip(0)[:n].clamp_min(0.0)
+        if self.variance < 1.0:
+            share = eigval.cumsum(0) / eigval.sum().clamp_min(1e-30)
+            n = min(n, int((share < self.variance).sum()) + 1)
+        self.explained_variance_ = eigval[:n]
         self.components_ = eigvec.flip(1)[:, :n]  # (d, n), columns by decreasing variance
         return self
 

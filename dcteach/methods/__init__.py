@@ -13,8 +13,8 @@ from .base import (
 )
 
 # Modules that register methods; later method families add themselves here.
-_METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "scan", "contrastive",
-                  "deepcluster"]
+_METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "contrastive", "scan",
+                  "text_scan", "deepcluster"]
 
 
 def _load_all() -> None:

@@ -22,8 +22,11 @@ learns to predict it everywhere (sample uniformly over pseudo-classes). ``empty_
 and ``sampling=random`` switch them off for the lecture and the ablation benchmark.
 
 The final clustering into ``n_clusters`` is k-means (``n_init`` restarts) with K = the
-requested number of clusters in the same space as the epochs' k-means (PCA-whitened,
-L2-normalised features of the trained network).
+requested number of clusters on the trained network's PCA-whitened, L2-normalised features,
+keeping only the leading components that explain 90 % of the variance
+(``final_pca_variance``): whitening gives every kept direction the same weight, and the
+low-variance directions that separate 100 pseudo-classes are noise for 10 clusters — with all
+256 components the final k-means on MNIST fell to 44 % ACC in a trial run.
 """
 
 from __future__ import annotations
@@ -50,8 +53,12 @@ __all__ = ["DeepCluster", "DeepClusterConfig"]
 class DeepClusterConfig(ImageConfig):
     n_pseudo: int = option(100, low=2)  # k of every epoch's k-means (k ≫ classes)
     hidden: int = option(512, low=1)  # width of the two top layers (VGG's fc6/fc7, small)
-    pca_dim: int = option(256, low=1)  # PCA components before k-means
+    pca_dim: int = option(256, low=1)  # PCA components before every epoch's k-means
     whiten: bool = True  # scale the PCA components to unit variance
+    # the final k-means (K = n_clusters) keeps only the leading components (≤ pca_dim) that
+    # explain this share of the variance (1.0: all pca_dim)
+    final_pca_variance: float = option(0.9, low=0.0, high=1.0, low_open=True)
+    cosine: bool = False  # constant lr: the re-initialised classifier must learn every epoch
     kmeans_iter: int = option(20, low=1)  # Lloyd iterations of every epoch's k-means
     empty_clusters: str = option("split", choices=("split", "keep"))
     sampling: str = option("uniform", choices=("uniform", "random"))  # over pseudo-classes
@@ -70,10 +77,10 @@ class DeepCluster(ImageMethod):
     presets = {
         "quick": {"epochs": 2, "batch_size": 128, "n_pseudo": 50, "knn_queries": 500},
         # MNIST-70k on a 2-core CPU within 10 minutes (small CNN)
-        "fast": {"epochs": 15, "batch_size": 256, "lr": 1e-3},
+        "fast": {"epochs": 12, "batch_size": 256, "lr": 1e-3},
         # the paper's optimiser (SGD 0.05, momentum 0.9, wd 1e-5) and 500 epochs
         "paper": {"epochs": 500, "batch_size": 256, "optimizer": "sgd", "lr": 0.05,
-                  "weight_decay": 1e-5, "cosine": False},
+                  "weight_decay": 1e-5},
     }
 
     def _fit(self, X, y):
@@ -97,7 +104,7 @@ class DeepCluster(ImageMethod):
 
         for epoch in self.run_.epochs("deepcluster", c.epochs, model=model, trainer=trainer,
                                       pseudo=pseudo):
-            z = self._kmeans_space(x, fit=True)
+            z = self._kmeans_space(x, fit=1.0)
             labels, facts = self._pseudo_labels(z, epoch)
             if pseudo["labels"] is not None:
                 facts["stability_nmi"] = nmi(pseudo["labels"].cpu().numpy(),
@@ -108,7 +115,7 @@ class DeepCluster(ImageMethod):
             parts = trainer.run(step, self._batches(labels))
             self._log("deepcluster", epoch, **parts, **facts, **self._measure(z, y, labels),
                       **monitor(model))
-        z = self._kmeans_space(x, fit=True)
+        z = self._kmeans_space(x, fit=c.final_pca_variance)
         km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
                     device=self.device_).fit(z)
         self.kmeans_ = km
@@ -116,12 +123,13 @@ class DeepCluster(ImageMethod):
         self.labels_ = np.asarray(km.labels_, dtype=np.int64)
         self._log("kmeans", c.epochs, y, self.labels_)
 
-    def _kmeans_space(self, x, fit: bool = False) -> torch.Tensor:
-        """normalize(PCA-whiten(features)); ``fit`` re-estimates the PCA on ``x``."""
+    def _kmeans_space(self, x, fit: float | None = None) -> torch.Tensor:
+        """normalize(PCA-whiten(features)); ``fit`` = a variance share: re-estimate the PCA
+        on ``x``, keeping the leading components (≤ pca_dim) that explain that share."""
         c = self.config_
         h = self._embed(self.model_, x, ["features"])["features"]
-        if fit:
-            self.pca_ = PCAWhitening(c.pca_dim, whiten=c.whiten).fit(h)
+        if fit is not None:
+            self.pca_ = PCAWhitening(c.pca_dim, whiten=c.whiten, variance=fit).fit(h)
         return F.normalize(self.pca_.transform(h), dim=1)
 
     def _pseudo_labels(self, z, epoch: int) -> tuple[torch.Tensor, dict]:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import machine_line
+from _common import add_run_arguments, machine_line, mean_std
 
 from dcteach.data import load_dataset
 from dcteach.methods import parse_method_spec
@@ -68,10 +68,7 @@ def run(dataset: str, specs: list[str], seeds: list[int], n_samples: int | None)
 
 
 def table(rows: list[dict]) -> str:
-    def ms(sel, key):
-        v = [100 * r[key] for r in sel if r.get(key) is not None]
-        return f"{np.mean(v):5.1f}±{np.std(v):4.1f}" if v else "-"
-
+    ms = mean_std
     lines = [f"{'method':40s}{'ACC':>12s}{'NMI':>12s}{'ARI':>12s}{'k-NN':>12s}"
              f"{'stability':>11s}{'largest %':>10s}{'seconds':>9s}"]
     for m in dict.fromkeys(r["method"] for r in rows):
@@ -89,11 +86,7 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default="mnist")
-    p.add_argument("--methods", nargs="+", default=DEFAULT)
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--n-samples", type=int, default=None, help="random subset (default: all)")
-    p.add_argument("--json", default=None, help="write all rows here")
+    add_run_arguments(p, DEFAULT)
     args = p.parse_args()
     os.environ.setdefault("DCTEACH_QUIET", "1")
     print(machine_line())

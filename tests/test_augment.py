@@ -452,6 +452,11 @@ def test_recipe_contents_follow_the_papers():
     assert simclr[2].brightness == (0.6, 1.4) and simclr[2].hue == (-0.1, 0.1)
     cc = make_augment("cc", (3, 32, 32)).transform.transforms
     assert cc[0].scale == (0.08, 1.0) and cc[2].saturation == (0.6, 1.4)
+    idfd = make_augment("idfd", (3, 32, 32)).transform.transforms
+    assert [type(t).__name__ for t in idfd] == ["RandomResizedCrop", "ColorJitter",
+                                               "RandomGrayscale"]  # IDFD: no flip
+    assert idfd[0].scale == (0.2, 1.0) and idfd[1].p == 1.0 and idfd[1].hue is None
+    assert idfd[2].p == 0.2
     grey = [type(t).__name__ for t in make_augment("simclr", (1, 28, 28)).transform.transforms]
     assert "ColorJitter" not in grey and "RandomGrayscale" not in grey
     digits = [type(t).__name__ for t in make_augment("digits", (1, 28, 28)).transform.transforms]

@@ -19,6 +19,9 @@ The recipes (``RECIPES`` maps each name to a one-line description):
 * ``cc`` — Contrastive Clustering (Li et al. 2021): as ``simclr`` with colour strength
   s = 0.5, ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) p = 0.8, grayscale p = 0.2,
   RandomResizedCrop(scale (0.08, 1)).
+* ``idfd`` — IDFD (Tao et al. 2021, official code): RandomResizedCrop(scale (0.2, 1)),
+  ColorJitter(0.4, 0.4, 0.4) always applied (no hue), grayscale p = 0.2, **no flip**. No
+  colour ops for 1-channel images.
 * ``digits`` — digit-friendly (no flip: mirrored digits change meaning; no colour):
   RandomResizedCrop(scale (0.7, 1), ratio (0.8, 1.25)), RandomAffine(±10°, shift ≤ 10 %)
   fused into one resampling. Milder than CIFAR's crops: k-means on the features of MNIST
@@ -77,6 +80,8 @@ RECIPES: dict[str, str] = {
               "grayscale p=0.2 (SimCLR, SCAN's CIFAR settings; no colour for 1 channel)",
     "cc": "as simclr with strength s=0.5: RandomResizedCrop(0.08, 1) + flip + "
           "ColorJitter(0.8s, 0.8s, 0.8s, 0.2s) p=0.8 + grayscale p=0.2 (Contrastive Clustering)",
+    "idfd": "RandomResizedCrop(0.2, 1) + ColorJitter(0.4, 0.4, 0.4) p=1 + grayscale p=0.2, "
+            "no flip (IDFD; no colour for 1 channel)",
     "digits": "RandomResizedCrop(0.7, 1; ratio 0.8-1.25) + RandomAffine(10 deg, 10 % shift) "
               "(no flip, no colour; MNIST-like digits)",
     "strong": "simclr + GaussianBlur(kernel ~10 % of size, p=0.5) + RandomErasing p=0.5",
@@ -149,6 +154,10 @@ def recipe_options(name: str, image_shape: Sequence[int]) -> dict:
                 o.update(jitter=(0.8 * s, 0.8 * s, 0.8 * s, 0.2 * s))
         if key == "strong":
             o.update(blur_kernel=_blur_kernel(size), p_blur=0.5, p_erase=0.5)
+    elif key == "idfd":
+        o.update(crop_scale=(0.2, 1.0))
+        if colour:
+            o.update(jitter=(0.4, 0.4, 0.4, 0.0), p_jitter=1.0, p_gray=0.2)
     elif key == "scan":
         o.update(pad=max(1, size // 8), p_flip=0.5 if colour else 0.0, n_ops=4,
                  cutout=max(1, size // 2))

@@ -14,6 +14,13 @@ Contrastive (:mod:`dcteach.losses.contrastive`, lectures 04 and 08)
     :func:`cluster_contrastive_loss`  CC: NT-Xent over assignment *columns* + log K − H(p̄)
     :func:`assignment_entropy`   H(p̄), entropy of the mean assignment (CC, SCAN)
 
+Instance discrimination and feature decorrelation (:mod:`dcteach.losses.instance`, lecture 05)
+    :func:`instance_discrimination_loss`  IDFD/InstDisc: softmax over a memory bank of all N
+                                 samples at τ, each sample its own class (rows of V)
+    :func:`feature_decorrelation_loss`    IDFD: softmax over the d batch-normalised feature
+                                 columns at τ₂ (columns of V)
+    :func:`feature_orthogonality_loss`    IDFO: ‖F Fᵀ − I‖² on the same columns
+
 Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
     :func:`scan_loss`            SCAN: neighbour consistency − w · entropy of the mean prediction
     :func:`structured_scan_loss` seed 004's variant: weighted consistency + cluster contrast
@@ -33,6 +40,11 @@ from .dec import (
     soft_assignment,
     target_distribution,
 )
+from .instance import (
+    feature_decorrelation_loss,
+    feature_orthogonality_loss,
+    instance_discrimination_loss,
+)
 from .pseudo_label import (
     balanced_cross_entropy,
     class_balance_weights,
@@ -44,6 +56,7 @@ from .pseudo_label import (
 
 __all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
            "dcn_kmeans_loss", "dcn_update_centers", "nt_xent",
-           "cluster_contrastive_loss", "assignment_entropy", "scan_loss",
+           "cluster_contrastive_loss", "assignment_entropy", "instance_discrimination_loss",
+           "feature_decorrelation_loss", "feature_orthogonality_loss", "scan_loss",
            "neighbour_weights", "structured_scan_loss",
            "confident_pseudo_labels", "class_balance_weights", "balanced_cross_entropy"]

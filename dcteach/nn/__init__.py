@@ -1,5 +1,6 @@
 """Networks and heads, stored by kind: backbones for images (:mod:`.backbones`), autoencoders
-(:mod:`.autoencoders`) and the heads that sit on a network's features (:mod:`.heads`).
+(:mod:`.autoencoders`), the heads that sit on a network's features (:mod:`.heads`) and
+the memory bank of per-sample features (:mod:`.memory`).
 Training lives in :mod:`dcteach.train`."""
 
 from .autoencoders import ConvAutoencoder, MLPAutoencoder, build_autoencoder
@@ -12,7 +13,9 @@ from .heads import (
     ProjectionHead,
     ResidualMLP,
 )
+from .memory import MemoryBank
 
 __all__ = ["ConvAutoencoder", "MLPAutoencoder", "build_autoencoder", "BACKBONES", "SmallCNN",
            "Standardize", "build_backbone", "image_encoder", "resnet_cifar", "ClusterHeads",
-           "ClusteringLayer", "FeatureMLP", "MultiHeadNet", "ProjectionHead", "ResidualMLP"]
+           "ClusteringLayer", "FeatureMLP", "MultiHeadNet", "ProjectionHead", "ResidualMLP",
+           "MemoryBank"]

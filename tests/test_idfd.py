@@ -127,10 +127,10 @@ def test_feature_decorrelation_matches_brute_force():
     assert abs(float(wrong) - total / 5) > 1e-3
 
 
-def test_feature_orthogonality_is_the_sum_of_squared_column_correlations():
+def test_feature_orthogonality_is_the_mean_sum_of_squared_column_correlations():
     v = _unit(12, 4, seed=9)
     f = _columns_brute_force(v)
-    expected = sum((f[a] @ f[b]) ** 2 for a in range(4) for b in range(4) if a != b)
+    expected = sum((f[a] @ f[b]) ** 2 for a in range(4) for b in range(4) if a != b) / 4
     assert float(feature_orthogonality_loss(v)) == pytest.approx(expected, rel=1e-5)
     orthogonal = torch.eye(4).repeat(3, 1)  # 12 unit rows whose 4 columns are orthogonal
     assert float(feature_orthogonality_loss(orthogonal)) == pytest.approx(0.0, abs=1e-10)

@@ -17,9 +17,13 @@ With a batch of m L2-normalised features ``V ∈ R^{m×d}`` (rows v_i):
       L_F = −(1/d) Σ_l log Q(l | f_l)
 
 * :func:`feature_orthogonality_loss` — the plain orthogonality constraint the paper compares
-  against (IDFO, eq. 4) on the same normalised columns F = [f_1 … f_d]ᵀ::
+  against (IDFO, eq. 4) on the same normalised columns F = [f_1 … f_d]ᵀ, per feature::
 
-      L_FO = ‖F Fᵀ − I‖²_F = Σ_{l≠j} (f_lᵀ f_j)²
+      L_FO = (1/d) ‖F Fᵀ − I‖²_F = (1/d) Σ_l Σ_{j≠l} (f_lᵀ f_j)²
+
+  The paper writes both L_FO and L_F as sums over l; its code averages L_F over the d
+  features (and L_I over the batch), and so does the kit for both, so that α weighs them on
+  the same scale. (As a sum, L_FO at d = 128 is ~100× larger than L_F and swamps L_I at α = 1.)
 
   (with unit columns the diagonal terms vanish; on raw columns they could not, since
   Σ_l ‖f_l‖² = m is fixed by the unit rows).
@@ -113,8 +117,8 @@ def feature_decorrelation_loss(v: torch.Tensor, temperature: float = 2.0) -> tor
 
 
 def feature_orthogonality_loss(v: torch.Tensor) -> torch.Tensor:
-    """``L_FO = ‖F Fᵀ − I‖²`` above on the unit feature columns: the sum of the squared
-    correlations between different features."""
+    """``L_FO = (1/d) ‖F Fᵀ − I‖²`` above on the unit feature columns: the squared
+    correlations between different features, summed per feature and averaged over features."""
     f = _unit_columns(v)
     eye = torch.eye(len(f), device=f.device)
-    return ((f @ f.T - eye) ** 2).sum()
+    return ((f @ f.T - eye) ** 2).sum() / len(f)

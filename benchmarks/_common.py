@@ -1,9 +1,13 @@
-"""What every benchmark prints first: the machine it ran on."""
+"""What the benchmarks share: the machine line, mean ± std, the run options, the loop that
+fits every method spec over seeds, and the report at the end."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,3 +35,39 @@ def add_run_arguments(p, methods: list[str]) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--n-samples", type=int, default=None, help="random subset (default: all)")
     p.add_argument("--json", default=None, help="write all rows here")
+
+
+def fit_over_seeds(dataset: str, train, specs: list[str], seeds: list[int], extra, line,
+                   test=None) -> list[dict]:
+    """Fit every method spec once per seed on ``train`` and score it on ``test`` (default:
+    the same images, ``labels_``; otherwise ``predict``). A row holds the data set, spec,
+    seed, ACC / NMI / ARI, seconds, device and ``extra(model, wall0)``; ``line(row)`` is
+    printed after each fit."""
+    from dcteach.methods import parse_method_spec
+    from dcteach.metrics import evaluate
+
+    test = train if test is None else test
+    rows = []
+    for seed in seeds:
+        for spec in specs:
+            cls, preset, options = parse_method_spec(spec)
+            model = cls(n_clusters=train.n_clusters, preset=preset, seed=seed, verbose=False,
+                        **options)
+            wall0, t0 = time.time(), time.perf_counter()
+            model.fit(train.x, train.y)
+            sec = time.perf_counter() - t0
+            labels = model.labels_ if test is train else model.predict(test.x)
+            row = {"dataset": dataset, "method": spec, "seed": seed,
+                   **evaluate(test.y, labels), "seconds": round(sec, 1),
+                   **extra(model, wall0), "device": str(model.device_)}
+            rows.append(row)
+            print(f"{spec:40s} seed {seed}  {line(row)}  {sec:6.1f}s", flush=True)
+    return rows
+
+
+def report(rows: list[dict], table, json_path: str | None) -> None:
+    """Print the summary ``table(rows)`` and write the rows as JSON when asked."""
+    print()
+    print(table(rows))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1, default=str))

@@ -16,17 +16,12 @@ on a 10,000-image memory (a measurement of the representation only), and the wal
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import time
-from pathlib import Path
 
 import numpy as np
-from _common import add_run_arguments, machine_line, mean_std
+from _common import add_run_arguments, fit_over_seeds, machine_line, mean_std, report
 
 from dcteach.data import load_dataset
-from dcteach.methods import parse_method_spec
-from dcteach.metrics import evaluate
 
 DEFAULT = ["deepcluster:fast", "deepcluster:fast,sampling=random",
            "deepcluster:fast,reinit=False"]
@@ -43,28 +38,19 @@ def run(dataset: str, specs: list[str], seeds: list[int], n_samples: int | None)
     data = load_dataset(dataset, n_samples=n_samples)
     print(f"# {dataset}: {len(data)} images {data.x.shape[1:]}, k={data.n_clusters}",
           flush=True)
-    rows = []
-    for seed in seeds:
-        for spec in specs:
-            cls, preset, options = parse_method_spec(spec)
-            model = cls(n_clusters=data.n_clusters, preset=preset, seed=seed, verbose=False,
-                        **options)
-            t0 = time.perf_counter()
-            model.fit(data.x, data.y)
-            sec = time.perf_counter() - t0
-            epochs = [r for r in model.history_ if r["phase"] == "deepcluster"]
-            last = epochs[-1] if epochs else {}
-            row = {"dataset": dataset, "method": spec, "seed": seed,
-                   **evaluate(data.y, model.labels_), "seconds": round(sec, 1),
-                   "stability": last.get("stability_nmi"), "knn": last.get("knn"),
-                   "largest": max((r["largest_share"] for r in epochs), default=None),
-                   "device": str(model.device_)}
-            rows.append(row)
-            print(f"{spec:40s} seed {seed}  ACC {100 * row['acc']:5.1f} NMI "
-                  f"{100 * row['nmi']:5.1f} ARI {100 * row['ari']:5.1f}  k-NN "
-                  f"{100 * (row['knn'] or 0):5.1f}  stability {row['stability'] or 0:.3f}  "
-                  f"largest {100 * (row['largest'] or 0):4.1f}%  {sec:6.1f}s", flush=True)
-    return rows
+
+    def extra(model, wall0) -> dict:
+        epochs = [r for r in model.history_ if r["phase"] == "deepcluster"]
+        last = epochs[-1] if epochs else {}
+        return {"stability": last.get("stability_nmi"), "knn": last.get("knn"),
+                "largest": max((r["largest_share"] for r in epochs), default=None)}
+
+    def line(row) -> str:
+        return (f"ACC {100 * row['acc']:5.1f} NMI {100 * row['nmi']:5.1f} ARI "
+                f"{100 * row['ari']:5.1f}  k-NN {100 * (row['knn'] or 0):5.1f}  stability "
+                f"{row['stability'] or 0:.3f}  largest {100 * (row['largest'] or 0):4.1f}%")
+
+    return fit_over_seeds(dataset, data, specs, seeds, extra, line)
 
 
 def table(rows: list[dict]) -> str:
@@ -90,11 +76,7 @@ def main() -> None:
     args = p.parse_args()
     os.environ.setdefault("DCTEACH_QUIET", "1")
     print(machine_line())
-    rows = run(args.dataset, args.methods, args.seeds, args.n_samples)
-    print()
-    print(table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    report(run(args.dataset, args.methods, args.seeds, args.n_samples), table, args.json)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,13 @@ ACC / NMI / ARI after the SCAN step and after self-labelling, and the time of ea
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
-from _common import add_run_arguments, machine_line, mean_std
+from _common import add_run_arguments, fit_over_seeds, machine_line, mean_std, report
 
 from dcteach.data import load_dataset
-from dcteach.methods import parse_method_spec
-from dcteach.metrics import evaluate
 
 REFERENCE = {  # dataset: [(what, SCAN step, self-label, source)]
     "cifar10": [("SCAN paper (mean ± std)", 81.8, 87.6, "train → test, 500-ep pretext"),
@@ -59,29 +54,21 @@ def run(dataset: str, specs: list[str], seeds: list[int], n_samples: int | None,
         train = test = load_dataset(dataset, n_samples=n_samples)
     print(f"# {dataset}: fit on {len(train)} images {train.x.shape[1:]}, scored on "
           f"{len(test)}, k={train.n_clusters}", flush=True)
-    rows = []
-    for seed in seeds:
-        for spec in specs:
-            cls, preset, options = parse_method_spec(spec)
-            model = cls(n_clusters=train.n_clusters, preset=preset, seed=seed, verbose=False,
-                        **options)
-            wall0, t0 = time.time(), time.perf_counter()
-            model.fit(train.x, train.y)
-            sec = time.perf_counter() - t0
-            labels = model.labels_ if test is train else model.predict(test.x)
-            res = evaluate(test.y, labels)
-            row = {"dataset": dataset, "method": spec, "seed": seed, **res,
-                   "seconds": round(sec, 1), **_stage_rows(model.history_, wall0),
-                   "device": str(model.device_)}
-            if test is not train:  # the SCAN-step scores are on the training data here
-                row.update(scan_acc=None, scan_nmi=None, scan_ari=None)
-            rows.append(row)
-            print(f"{spec:44s} seed {seed}  nbr-acc {100 * (row['neighbour_acc'] or 0):5.1f}  "
-                  f"SCAN {100 * (row['scan_acc'] or 0):5.1f}  final ACC {100 * res['acc']:5.1f} "
-                  f"NMI {100 * res['nmi']:5.1f} ARI {100 * res['ari']:5.1f}  {sec:6.1f}s "
-                  f"(pretext {row['pretext_s']:.0f}, SCAN {row['scan_s']:.0f}, self-label "
-                  f"{row['selflabel_s']:.0f})", flush=True)
-    return rows
+
+    def extra(model, wall0) -> dict:
+        stages = _stage_rows(model.history_, wall0)
+        if test is not train:  # the SCAN-step scores are on the training data here
+            stages.update(scan_acc=None, scan_nmi=None, scan_ari=None)
+        return stages
+
+    def line(row) -> str:
+        return (f"nbr-acc {100 * (row['neighbour_acc'] or 0):5.1f}  SCAN "
+                f"{100 * (row['scan_acc'] or 0):5.1f}  final ACC {100 * row['acc']:5.1f} NMI "
+                f"{100 * row['nmi']:5.1f} ARI {100 * row['ari']:5.1f}  (pretext "
+                f"{row['pretext_s']:.0f}, SCAN {row['scan_s']:.0f}, self-label "
+                f"{row['selflabel_s']:.0f})")
+
+    return fit_over_seeds(dataset, train, specs, seeds, extra, line, test=test)
 
 
 def table(rows: list[dict]) -> str:
@@ -116,10 +103,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DCTEACH_CACHE"] = cache  # pretext trained once per seed, in this run
         rows = run(args.dataset, args.methods, args.seeds, args.n_samples, args.train_test)
-    print()
-    print(table(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1, default=str))
+    report(rows, table, args.json)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ fits every method spec over seeds, and the report at the end."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -71,3 +72,67 @@ def report(rows: list[dict], table, json_path: str | None) -> None:
     print(table(rows))
     if json_path:
         Path(json_path).write_text(json.dumps(rows, indent=1, default=str))
+
+
+def load_benchmark_data(dataset: str, n_samples: int | None):
+    """The data set (whole, or a random subset), announced on one line."""
+    from dcteach.data import load_dataset
+
+    data = load_dataset(dataset, n_samples=n_samples)
+    print(f"# {dataset}: {len(data)} images {data.x.shape[1:]}, k={data.n_clusters}",
+          flush=True)
+    return data
+
+
+def summary_table(rows: list[dict], columns: list[tuple[str, str, str]],
+                  reference: list[tuple[str, float, str]] = (), width: int = 40) -> str:
+    """One line per method spec: ``columns`` = (title, key, how) with how ``"pct"`` (mean ±
+    std of 100 · value), a format such as ``".1f"`` or ``".3f"`` (mean of the value), and
+    the reference rows (what, ACC, note) under the ACC column."""
+    head = f"{'method':{width}s}" + "".join(f"{t:>12s}" for t, _, _ in columns)
+    lines = [head]
+    for m in dict.fromkeys(r["method"] for r in rows):
+        sel = [r for r in rows if r["method"] == m]
+        cells = []
+        for _, key, how in columns:
+            if how == "pct":
+                cells.append(f"{mean_std(sel, key):>12s}")
+            else:
+                vals = [r[key] for r in sel if r.get(key) is not None]
+                cells.append(f"{np.mean(vals):>12{how}}" if vals else f"{'-':>12s}")
+        lines.append(f"{m:{width}s}" + "".join(cells))
+    acc_col = next((i for i, (_, k, _) in enumerate(columns) if k == "acc"), 0)
+    for what, acc, note in reference:
+        lines.append(f"{what + ' (ref)':{width}s}" + " " * 12 * acc_col + f"{acc:12.1f}   {note}")
+    return "\n".join(lines)
+
+
+def row_line(row: dict, columns: list[tuple[str, str, str]]) -> str:
+    """A row's values for the per-run line (the seconds are printed anyway)."""
+    parts = []
+    for title, key, how in columns:
+        v = row.get(key)
+        if key == "seconds":
+            continue
+        if v is None:
+            parts.append(f"{title} -")
+        else:
+            parts.append(f"{title} {100 * v:5.1f}" if how == "pct" else f"{title} {v:{how}}")
+    return "  ".join(parts)
+
+
+def run_benchmark(doc: str, default: list[str], extra, columns, reference: dict) -> None:
+    """The whole command line of a benchmark that fits method specs over seeds on one data
+    set: options (:func:`add_run_arguments`), the machine line, one line per run, the
+    summary table with the reference rows of the data set, optional JSON."""
+    p = argparse.ArgumentParser(description=doc,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(p, default)
+    args = p.parse_args()
+    os.environ.setdefault("DCTEACH_QUIET", "1")
+    print(machine_line())
+    data = load_benchmark_data(args.dataset, args.n_samples)
+    rows = fit_over_seeds(args.dataset, data, args.methods, args.seeds, extra,
+                          lambda row: row_line(row, columns))
+    report(rows, lambda r: summary_table(r, columns, reference.get(args.dataset, [])),
+           args.json)

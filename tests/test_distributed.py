@@ -52,6 +52,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _spawn_two(worker) -> dict:
+    """Run ``worker(rank, 2, port, out)`` in two gloo processes; returns ``{rank: result}``."""
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(worker, args=(2, _free_port(), out), nprocs=2, join=True)
+        return dict(out)
+
+
 @pytest.mark.timeout(120)
 def test_two_gloo_ranks_match_one_process_on_the_whole_batch():
     model = _model()
@@ -60,10 +68,7 @@ def test_two_gloo_ranks_match_one_process_on_the_whole_batch():
     ref.backward()
     ref_grads = [p.grad for p in model.parameters()]
 
-    with mp.Manager() as manager:
-        out = manager.dict()
-        mp.spawn(_worker, args=(2, _free_port(), out), nprocs=2, join=True)
-        out = dict(out)
+    out = _spawn_two(_worker)
     for rank in (0, 1):
         loss, grads, world, main = out[rank]
         assert world == 2 and main == (rank == 0)
@@ -133,10 +138,7 @@ def test_memory_bank_and_feature_decorrelation_across_two_gloo_ranks():
     vr = v.clone().requires_grad_()
     ref_fd = feature_decorrelation_loss(vr, 2.0)
     ref_fd.backward()
-    with mp.Manager() as manager:
-        out = manager.dict()
-        mp.spawn(_bank_worker, args=(2, _free_port(), out), nprocs=2, join=True)
-        out = dict(out)
+    out = _spawn_two(_bank_worker)
     for rank in (0, 1):
         bank, fd, mine, grad = out[rank]
         torch.testing.assert_close(bank, ref_bank.vectors)  # every rank saw every row

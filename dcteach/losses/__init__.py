@@ -21,6 +21,11 @@ Instance discrimination and feature decorrelation (:mod:`dcteach.losses.instance
                                  columns at τ₂ (columns of V)
     :func:`feature_orthogonality_loss`    IDFO: ‖F Fᵀ − I‖² on the same columns
 
+Prototypical contrastive learning (:mod:`dcteach.losses.prototypical`, lecture 07)
+    :func:`info_nce`             MoCo/PCL InfoNCE: query vs its key and the queue's r keys
+    :func:`concentration`        PCL's per-cluster concentration φ (the prototype temperature)
+    :func:`proto_nce`            PCL's prototype term for one granularity (logits / φ)
+
 Pseudo-labels (:mod:`dcteach.losses.pseudo_label`, lectures 06 and 08)
     :func:`scan_loss`            SCAN: neighbour consistency − w · entropy of the mean prediction
     :func:`structured_scan_loss` seed 004's variant: weighted consistency + cluster contrast
@@ -45,6 +50,7 @@ from .instance import (
     feature_orthogonality_loss,
     instance_discrimination_loss,
 )
+from .prototypical import concentration, info_nce, proto_nce
 from .pseudo_label import (
     balanced_cross_entropy,
     class_balance_weights,
@@ -57,6 +63,7 @@ from .pseudo_label import (
 __all__ = ["soft_assignment", "target_distribution", "dec_kl", "reconstruction_loss",
            "dcn_kmeans_loss", "dcn_update_centers", "nt_xent",
            "cluster_contrastive_loss", "assignment_entropy", "instance_discrimination_loss",
-           "feature_decorrelation_loss", "feature_orthogonality_loss", "scan_loss",
+           "feature_decorrelation_loss", "feature_orthogonality_loss", "info_nce",
+           "concentration", "proto_nce", "scan_loss",
            "neighbour_weights", "structured_scan_loss",
            "confident_pseudo_labels", "class_balance_weights", "balanced_cross_entropy"]

@@ -14,7 +14,7 @@ from .base import (
 
 # Modules that register methods; later method families add themselves here.
 _METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "contrastive", "scan",
-                  "text_scan", "deepcluster", "idfd"]
+                  "text_scan", "deepcluster", "idfd", "pcl"]
 
 
 def _load_all() -> None:

@@ -132,11 +132,18 @@ def validate_config(config) -> None:
             raise ConfigError(f"option {f.name!r} of {name} must be one of "
                               f"{', '.join(map(repr, meta['choices']))}; got {value!r}")
         low, high = meta.get("low"), meta.get("high")
-        if low is not None and (value <= low if meta.get("low_open") else value < low):
-            rel = ">" if meta.get("low_open") else "≥"
-            raise ConfigError(f"option {f.name!r} of {name} must be {rel} {low}, got {value!r}")
-        if high is not None and value > high:
-            raise ConfigError(f"option {f.name!r} of {name} must be ≤ {high}, got {value!r}")
+        if isinstance(value, tuple) and not value:
+            raise ConfigError(f"option {f.name!r} of {name} must not be empty")
+        # a list option: the range applies to each of its values
+        for item in value if isinstance(value, tuple) else (value,):
+            if low is not None and (item <= low if meta.get("low_open") else item < low):
+                rel = ">" if meta.get("low_open") else "≥"
+                raise ConfigError(f"option {f.name!r} of {name} must be {rel} {low}"
+                                  f"{' (each value)' if item is not value else ''}, "
+                                  f"got {value!r}")
+            if high is not None and item > high:
+                raise ConfigError(f"option {f.name!r} of {name} must be ≤ {high}, "
+                                  f"got {value!r}")
 
 
 def describe_options(config_cls) -> list[dict]:

@@ -1,6 +1,7 @@
 """Networks and heads, stored by kind: backbones for images (:mod:`.backbones`), autoencoders
 (:mod:`.autoencoders`), the heads that sit on a network's features (:mod:`.heads`) and
-the memory bank of per-sample features (:mod:`.memory`).
+the stored features a loss reads (memory bank, MoCo queue: :mod:`.memory`) and
+MoCo's momentum encoder (:mod:`.momentum`).
 Training lives in :mod:`dcteach.train`."""
 
 from .autoencoders import ConvAutoencoder, MLPAutoencoder, build_autoencoder
@@ -13,9 +14,10 @@ from .heads import (
     ProjectionHead,
     ResidualMLP,
 )
-from .memory import MemoryBank
+from .memory import FeatureQueue, MemoryBank
+from .momentum import MomentumEncoder
 
 __all__ = ["ConvAutoencoder", "MLPAutoencoder", "build_autoencoder", "BACKBONES", "SmallCNN",
            "Standardize", "build_backbone", "image_encoder", "resnet_cifar", "ClusterHeads",
            "ClusteringLayer", "FeatureMLP", "MultiHeadNet", "ProjectionHead", "ResidualMLP",
-           "MemoryBank"]
+           "MemoryBank", "FeatureQueue", "MomentumEncoder"]

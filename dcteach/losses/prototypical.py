@@ -3,7 +3,8 @@
 * :func:`info_nce` — MoCo's InfoNCE: the query's positive is its key (the other view through
   the momentum encoder), the negatives are the r keys in the queue (PCL eq. 1)::
 
-      L_InfoNCE = −(1/n) Σ_i log  exp(v_i·v′_i / τ) / (exp(v_i·v′_i / τ) + Σ_{j=1}^r exp(v_i·v′_j / τ))
+      L_InfoNCE = −(1/n) Σ_i log  exp(v_i·v′_i / τ)
+                                  / (exp(v_i·v′_i / τ) + Σ_{j=1}^r exp(v_i·v′_j / τ))
 
 * :func:`concentration` — φ of every cluster, from the distances of its members' momentum
   features v′_z to its centroid c (PCL eq. 12)::

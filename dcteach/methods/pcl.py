@@ -110,7 +110,7 @@ class MoCo(ImageMethod):
         augment, monitor = self._augment(x), self._monitor(x, y)
         state = {"model": model, "key": key, "queue": queue, "trainer": trainer}
 
-        def step(idx, prototypes=()):
+        def step(idx, prototypes):
             idx = distributed.shard(idx)
             xb = x[idx]
             key.update(net)
@@ -125,21 +125,20 @@ class MoCo(ImageMethod):
                                    for labels, proto, phi in prototypes]).mean()
             return l_nce + l_proto, {"infonce": l_nce, "proto": l_proto}
 
-        def epoch_of(make_step):
+        def epoch_of(step, prototypes):
             model.train()
             key.train()
-            parts = trainer.run(make_step, minibatches(len(x), c.batch_size, x.device,
-                                                       drop_last=True))
+            parts = trainer.run(lambda idx: step(idx, prototypes),
+                                minibatches(len(x), c.batch_size, x.device, drop_last=True))
             trainer.end_epoch()
             return {**parts, **monitor(model)}
 
         warm = min(self._warmup_epochs(), c.epochs)
         for epoch in self.run_.epochs("moco", warm, **state):
-            self._log("moco", epoch, **epoch_of(step))
+            self._log("moco", epoch, **epoch_of(step, ()))
         for epoch in self.run_.epochs("pcl", c.epochs - warm, **state):
             prototypes, stats = self._e_step(x, y, warm + epoch)
-            self._log("pcl", warm + epoch,
-                      **epoch_of(lambda idx: step(idx, prototypes)), **stats)
+            self._log("pcl", warm + epoch, **epoch_of(step, prototypes), **stats)
 
         z = self._features(x)
         km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,

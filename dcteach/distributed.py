@@ -24,7 +24,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["is_distributed", "rank", "world_size", "is_main", "init", "gather", "shard", "wrap"]
+__all__ = ["is_distributed", "rank", "world_size", "is_main", "init", "gather", "shard", "wrap",
+           "broadcast_buffers"]
 
 
 def is_distributed() -> bool:
@@ -84,3 +85,15 @@ def wrap(module: nn.Module, device: torch.device) -> nn.Module:
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
         return nn.parallel.DistributedDataParallel(module, device_ids=[device.index])
     return nn.parallel.DistributedDataParallel(module)
+
+
+@torch.no_grad()
+def broadcast_buffers(module: nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s buffers (batch-norm running statistics) of ``module`` to every rank;
+    nothing when not distributed. For networks outside DDP that each rank runs on its own
+    shard — a momentum encoder — before all ranks must compute the same features of the same
+    images (PCL's E-step: every rank needs the same k-means partition)."""
+    if not is_distributed():
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf, src)

@@ -101,10 +101,11 @@ def test_single_process_helpers_are_identities():
 
 
 def _bank_worker(rank: int, world: int, port: int, out: dict) -> None:
-    """IDFD under torchrun: each rank updates the bank with its own shard and computes FD on
-    its shard; the bank replicas must stay identical and FD must see the global batch."""
+    """IDFD and PCL under torchrun: each rank updates the bank and pushes MoCo keys with its
+    own shard and computes FD on its shard; the bank and queue replicas must stay identical,
+    FD must see the global batch, and broadcast buffers must be rank 0's."""
     from dcteach.losses import feature_decorrelation_loss
-    from dcteach.nn import MemoryBank
+    from dcteach.nn import FeatureQueue, MemoryBank
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=world)
@@ -116,7 +117,15 @@ def _bank_worker(rank: int, world: int, port: int, out: dict) -> None:
         vr = v[mine].clone().requires_grad_()
         fd = feature_decorrelation_loss(vr, 2.0)
         fd.backward()
-        out[rank] = (bank.vectors.clone(), float(fd), mine, vr.grad.clone())
+        # MoCo's queue gathers every rank's keys; a momentum encoder's batch-norm statistics
+        # (each rank ran it on its own shard) are made equal by broadcasting rank 0's
+        queue = FeatureQueue(6, 4, seed=0)
+        queue.push(v[mine])
+        bn = torch.nn.BatchNorm1d(4)
+        bn(v[mine])
+        distributed.broadcast_buffers(bn)
+        out[rank] = (bank.vectors.clone(), float(fd), mine, vr.grad.clone(), queue.keys.clone(),
+                     bn.running_mean.clone(), v[mine])
     finally:
         dist.destroy_process_group()
 
@@ -128,9 +137,9 @@ def _bank_batch():
 
 
 @pytest.mark.timeout(120)
-def test_memory_bank_and_feature_decorrelation_across_two_gloo_ranks():
+def test_memory_bank_queue_and_feature_decorrelation_across_two_gloo_ranks():
     from dcteach.losses import feature_decorrelation_loss
-    from dcteach.nn import MemoryBank
+    from dcteach.nn import FeatureQueue, MemoryBank
 
     v, idx = _bank_batch()
     ref_bank = MemoryBank(20, 4, momentum=0.5, seed=0)
@@ -139,8 +148,14 @@ def test_memory_bank_and_feature_decorrelation_across_two_gloo_ranks():
     ref_fd = feature_decorrelation_loss(vr, 2.0)
     ref_fd.backward()
     out = _spawn_two(_bank_worker)
+    # the queue holds both ranks' keys in rank order (newest first), then its random start
+    start = FeatureQueue(6, 4, seed=0).keys
+    torch.testing.assert_close(out[0][4], torch.cat([out[0][6], out[1][6], start])[:6])
     for rank in (0, 1):
-        bank, fd, mine, grad = out[rank]
+        bank, fd, mine, grad, queue, running_mean, _ = out[rank]
+        torch.testing.assert_close(queue, out[0][4])
+        torch.testing.assert_close(running_mean, out[0][5])  # rank 0's statistics
+        torch.testing.assert_close(running_mean, 0.1 * out[0][6].mean(0))
         torch.testing.assert_close(bank, ref_bank.vectors)  # every rank saw every row
         assert fd == pytest.approx(float(ref_fd.detach()), rel=1e-5)
         # all_gather's backward sums the ranks' gradients: N × ∂L/∂v_local

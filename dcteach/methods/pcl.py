@@ -153,7 +153,10 @@ class MoCo(ImageMethod):
         return (), {}
 
     def _features(self, x) -> torch.Tensor:
-        """v′ = normalize(f_k(x)): the momentum encoder's head output on un-augmented images."""
+        """v′ = normalize(f_k(x)): the momentum encoder's head output on un-augmented images
+        (under torchrun with rank 0's batch-norm statistics, so that every rank gets the same
+        features and the same k-means partitions)."""
+        distributed.broadcast_buffers(self.key_)
         return F.normalize(self._embed(self.key_.net, x, ["z"])["z"].float(), dim=1)
 
     def predict(self, X) -> np.ndarray:

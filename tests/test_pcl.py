@@ -146,6 +146,14 @@ def test_proto_nce_samples_negatives_only_from_clusters_the_batch_does_not_use()
     assert len(values) > 1 and max(values) < expected + 1e-6
 
 
+def test_proto_nce_falls_back_to_all_prototypes_when_the_batch_uses_every_cluster():
+    q, c = _unit(6, 3, seed=13), _unit(3, 3, seed=14)
+    labels, phi = torch.tensor([0, 1, 2, 0, 1, 2]), torch.tensor([0.1, 0.2, 0.3])
+    full = proto_nce(q, c, labels, phi)
+    assert float(full) > 0
+    assert float(proto_nce(q, c, labels, phi, n_negatives=1)) == pytest.approx(float(full))
+
+
 def test_proto_nce_divides_each_logit_by_its_own_concentration():
     q, c = _unit(3, 4, seed=11), _unit(4, 4, seed=12)
     labels = torch.tensor([0, 1, 2])

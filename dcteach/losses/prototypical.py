@@ -11,9 +11,12 @@
 
       φ = Σ_{z=1}^{Z} ‖v′_z − c‖₂ / (Z log(Z + α))           (α = 10)
 
-  A tight or large cluster gets a small φ — a low temperature, so its members are pulled
-  harder toward the prototype. Clusters with ≤ 1 member get the largest φ; then, as in the
-  official code, φ is clipped to its 10th–90th percentiles and rescaled so that its mean is τ.
+  A tight or large cluster gets a small φ — a low temperature: its members already lie close
+  to the prototype, their logits are scaled up and their softmax saturates, so they are
+  hardly pulled further, while the members of a loose cluster (large φ) keep being pulled in
+  (the paper's §3.3: the clusters end with similar concentrations instead of collapsing into
+  a few tight ones). Clusters with ≤ 1 member get the largest φ; then, as in the official
+  code, φ is clipped to its 10th–90th percentiles and rescaled so that its mean is τ.
 * :func:`proto_nce` — the prototype term of one granularity m: the positive is the prototype
   c_s of the query's own cluster, the negatives r other prototypes, each logit divided by that
   prototype's concentration (PCL eq. 11, second term)::
@@ -96,7 +99,10 @@ def proto_nce(q: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor,
     random (``generator``; default: torch's global one) from the clusters that *no* query of
     the batch belongs to, shared by all rows — so no row meets its own prototype, or another
     row's positive, among its negatives (the official code also samples negatives outside the
-    batch's clusters, but places the batch's positives in every row's logits)."""
+    batch's clusters, but places the batch's positives in every row's logits). When fewer
+    clusters than ``n_negatives`` are unused, all of them are taken; when the batch uses every
+    cluster there is nothing to sample, and the full softmax over all K is used instead (a
+    term of 0 would silently switch the granularity off)."""
     q = F.normalize(q.float(), dim=1)
     c, phi = prototypes.float(), phi.float().to(q.device)
     labels = torch.as_tensor(labels, device=q.device).long()
@@ -106,6 +112,8 @@ def proto_nce(q: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor,
     unused = torch.ones(k, dtype=torch.bool, device=q.device)
     unused[labels] = False
     candidates = unused.nonzero().squeeze(1)
+    if len(candidates) == 0:
+        return F.cross_entropy(q @ c.T / phi, labels)
     pick = torch.randperm(len(candidates), generator=generator)[:n_negatives]
     neg = candidates[pick.to(candidates.device)]
     pos = (q * c[labels]).sum(1, keepdim=True) / phi[labels].unsqueeze(1)

@@ -132,10 +132,11 @@ def validate_config(config) -> None:
             raise ConfigError(f"option {f.name!r} of {name} must be one of "
                               f"{', '.join(map(repr, meta['choices']))}; got {value!r}")
         low, high = meta.get("low"), meta.get("high")
-        if isinstance(value, tuple) and not value:
+        listed = isinstance(value, (tuple, list))
+        if listed and not value:
             raise ConfigError(f"option {f.name!r} of {name} must not be empty")
         # a list option: the range applies to each of its values
-        for item in value if isinstance(value, tuple) else (value,):
+        for item in value if listed else (value,):
             if low is not None and (item <= low if meta.get("low_open") else item < low):
                 rel = ">" if meta.get("low_open") else "≥"
                 raise ConfigError(f"option {f.name!r} of {name} must be {rel} {low}"

@@ -75,7 +75,8 @@ class PCLConfig(MoCoConfig):
 
 
 # the quick profile of notebooks and tests, and the MNIST-70k budget on a 2-core CPU
-QUICK = {"epochs": 2, "batch_size": 128, "knn_queries": 500, "queue_size": 1024}
+QUICK = {"epochs": 2, "batch_size": 128, "knn_queries": 500, "queue_size": 1024, "lr": 1e-3,
+         "encoder_momentum": 0.99}
 # m = 0.99: with 0.999 the key encoder's time constant (1 000 steps ≈ 4 MNIST epochs) is a
 # large part of a 20-epoch run (MoCo's own CIFAR demo uses 0.99)
 FAST = {"epochs": 20, "batch_size": 256, "lr": 1e-3, "encoder_momentum": 0.99}
@@ -187,6 +188,11 @@ class PCL(MoCo):
 
     def _warmup_epochs(self) -> int:
         return self.config_.warmup_epochs
+
+    def e_step(self, X, epoch: int = 0):
+        """The E-step on images ``X`` with the fitted momentum encoder: per granularity
+        (labels, prototypes, φ) as the M-step uses them (for lectures and inspection)."""
+        return self._e_step(self._new_images(X), None, epoch)[0]
 
     def _e_step(self, x, y, epoch: int):
         """k-means at every granularity on the momentum features of all images: a list of

@@ -7,8 +7,9 @@ but follows f_q slowly, after every optimiser step::
     θ_k ← m θ_k + (1 − m) θ_q                           (m = 0.999 in MoCo and PCL)
 
 so that the keys in the queue — made over the last r / batch steps — come from nearly the
-same network, and are consistent negatives for the current query (MoCo §3.2; with m = 0 the
-keys of a rapidly changing encoder make training fail, their Table 1b).
+same network, and are consistent negatives for the current query (MoCo §3.2; in its momentum
+ablation, §4.1, m = 0 — keys from a copy of the rapidly changing query encoder — fails to
+train, while 0.99–0.9999 work).
 
 **Shuffled batch-norm** (MoCo §3.3). With batch-norm, a query and its positive key, computed
 in the same batch, share batch statistics that the negatives in the queue (older batches) do

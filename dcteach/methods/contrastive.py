@@ -31,7 +31,6 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
-from ..cluster import KMeans
 from ..losses import cluster_contrastive_loss, nt_xent
 from ..nn import MultiHeadNet, ProjectionHead
 from ..pretext import cached_pretext, data_fingerprint, train_on_views
@@ -127,13 +126,7 @@ class SimCLR(ContrastiveMethod):
         model = self._build(z=lambda d: ProjectionHead(d, c.proj_hidden, c.proj_dim))
         self._simclr_pretext(model, x, y, c.epochs)
         self.model_ = model
-        z = self._kmeans_space(x)
-        km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
-                    device=self.device_).fit(z)
-        self.kmeans_ = km
-        self.embedding_ = z.cpu().numpy()
-        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
-        self._log("kmeans", 0, y, self.labels_)
+        self._kmeans_final(self._kmeans_space(x), y, 0, c.n_init)
 
     def _kmeans_space(self, x) -> torch.Tensor:
         key = "z" if self.config_.kmeans_on == "head" else "features"

@@ -115,13 +115,8 @@ class DeepCluster(ImageMethod):
             parts = trainer.run(step, self._batches(labels))
             self._log("deepcluster", epoch, **parts, **facts, **self._measure(z, y, labels),
                       **monitor(model))
-        z = self._kmeans_space(x, fit=c.final_pca_variance)
-        km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
-                    device=self.device_).fit(z)
-        self.kmeans_ = km
-        self.embedding_ = z.cpu().numpy()
-        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
-        self._log("kmeans", c.epochs, y, self.labels_)
+        self._kmeans_final(self._kmeans_space(x, fit=c.final_pca_variance), y, c.epochs,
+                           c.n_init)
 
     def _kmeans_space(self, x, fit: float | None = None) -> torch.Tensor:
         """normalize(PCA-whiten(features)); ``fit`` = a variance share: re-estimate the PCA

@@ -139,12 +139,7 @@ class IDFD(ImageMethod):
                             device=self.device_).fit(bank.vectors)
                 row.update({f"kmeans_{k}": v for k, v in evaluate(y, km.labels_).items()})
             self._log(c.variant, epoch, **row)
-        km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
-                    device=self.device_).fit(bank.vectors)
-        self.kmeans_ = km
-        self.embedding_ = bank.vectors.cpu().numpy()
-        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
-        self._log("kmeans", c.epochs, y, self.labels_)
+        self._kmeans_final(bank.vectors, y, c.epochs, c.n_init)
 
     def _features(self, x) -> torch.Tensor:
         """v = normalize(z) of un-augmented images, float32."""

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..augment import RECIPES, default_recipe, make_augment
-from ..cluster import knn_accuracy
+from ..cluster import KMeans, knn_accuracy
 from ..data.images import image_facts, to_float
 from ..nn import BACKBONES, MultiHeadNet, image_encoder
 from ..train import Trainer, embed_all
@@ -104,6 +104,17 @@ class ImageMethod(ClusterMethod):
             return row
 
         return measure
+
+    def _kmeans_final(self, z: torch.Tensor, y, epoch: int, n_init: int) -> None:
+        """The last step of every method that clusters a learned space: k-means into
+        ``n_clusters`` (``n_init`` restarts, the run's seed) on ``z``; sets ``kmeans_``,
+        ``embedding_`` and ``labels_`` and logs the result (phase ``kmeans``)."""
+        km = KMeans(self.n_clusters, n_init=n_init, random_state=self.seed,
+                    device=self.device_).fit(z)
+        self.kmeans_ = km
+        self.embedding_ = z.cpu().numpy()
+        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
+        self._log("kmeans", epoch, y, self.labels_)
 
     def _embed(self, model, x, keys) -> dict[str, torch.Tensor]:
         """Outputs ``keys`` of the model on un-augmented images, float32."""

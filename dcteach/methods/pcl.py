@@ -144,13 +144,7 @@ class MoCo(ImageMethod):
             prototypes, stats = self._e_step(x, y, warm + epoch)
             self._log("pcl", warm + epoch, **epoch_of(step, prototypes), **stats)
 
-        z = self._features(x)
-        km = KMeans(self.n_clusters, n_init=c.n_init, random_state=self.seed,
-                    device=self.device_).fit(z)
-        self.kmeans_ = km
-        self.embedding_ = z.cpu().numpy()
-        self.labels_ = np.asarray(km.labels_, dtype=np.int64)
-        self._log("kmeans", c.epochs, y, self.labels_)
+        self._kmeans_final(self._features(x), y, c.epochs, c.n_init)
 
     def _e_step(self, x, y, epoch: int):
         """Not used by MoCo (no prototypes)."""

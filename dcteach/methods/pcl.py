@@ -129,7 +129,8 @@ class MoCo(ImageMethod):
                                    for labels, proto, phi in prototypes]).mean()
             return l_nce + l_proto, {"infonce": l_nce, "proto": l_proto}
 
-        def epoch_of(step, prototypes):
+        def run_epoch(prototypes) -> dict:
+            """One pass over the data (InfoNCE, + ProtoNCE when given prototypes)."""
             model.train()
             key.train()
             parts = trainer.run(lambda idx: step(idx, prototypes),
@@ -139,10 +140,10 @@ class MoCo(ImageMethod):
 
         warm = min(self._warmup_epochs(), c.epochs)
         for epoch in self.run_.epochs("moco", warm, **state):
-            self._log("moco", epoch, **epoch_of(step, ()))
+            self._log("moco", epoch, **run_epoch(()))
         for epoch in self.run_.epochs("pcl", c.epochs - warm, **state):
             prototypes, stats = self._e_step(x, y, warm + epoch)
-            self._log("pcl", warm + epoch, **epoch_of(step, prototypes), **stats)
+            self._log("pcl", warm + epoch, **run_epoch(prototypes), **stats)
 
         self._kmeans_final(self._features(x), y, c.epochs, c.n_init)
 

@@ -109,3 +109,27 @@ def normalise_release(nb: nbformat.NotebookNode) -> str:
         cells.append({"type": cell.cell_type, "source": cell.source, "nbgrader": meta})
     kernel = nb.metadata.get("kernelspec", {}).get("name")
     return json.dumps({"kernel": kernel, "cells": cells}, indent=1, sort_keys=True)
+
+
+def with_solution(nb: nbformat.NotebookNode, grade_id: str, source: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with the source of cell ``grade_id`` replaced by ``source``."""
+    nb = nbformat.from_dict(nb)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell.source = source
+    return nb
+
+
+def mutate(nb: nbformat.NotebookNode, grade_id: str, old: str, new: str
+           ) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with ``old`` replaced by ``new`` in the source of cell ``grade_id``."""
+    source = next(c for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id).source
+    assert old in source, f"{grade_id}: {old!r} not in the solution (update the mutant)"
+    return with_solution(nb, grade_id, source.replace(old, new))
+
+
+def scores(course: Path, student: str, assignment: str) -> dict[str, float]:
+    """Points per autograded cell (grade id → score) of ``student``'s submission."""
+    return {k.split(":", 1)[1]: g["score"]
+            for k, g in grades(course, assignment, student).items()
+            if g["cell_type"] == "code"}

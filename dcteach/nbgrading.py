@@ -25,11 +25,12 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "list_assignments", "generate"]
+__all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "recorded_calls", "list_assignments",
+           "generate"]
 
 #: Packages whose reference implementations a graded function must not call.
 #: numpy, scipy (including ``scipy.optimize.linear_sum_assignment``) and torch are allowed.
@@ -85,6 +86,50 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES) -> Iterat
             f"called the reference library: {', '.join(hits)}. Calls into "
             f"{' or '.join(packages)} earn no marks here."
         )
+
+
+@contextmanager
+def recorded_calls(namespace: dict, names: Sequence[str],
+                   replacements: Mapping[str, Callable] | None = None
+                   ) -> Iterator[dict[str, list[tuple[tuple, dict, object]]]]:
+    """Record the calls of the functions ``namespace[name]`` for each name in ``names``.
+
+    Inside the block each of them is replaced by a wrapper that calls the original (or
+    ``replacements[name]`` where given) and appends ``(args, kwargs, result)`` to
+    ``records[name]``; the block gets ``records``. Code that looks the function up by its
+    global name at call time (a notebook's later function calling an earlier one) is therefore
+    recorded and, with ``replacements``, runs with the substitute. The originals are restored
+    afterwards, also on error.
+    """
+    replacements = dict(replacements or {})
+    unknown = [n for n in names if n not in namespace and n not in replacements]
+    if unknown:
+        raise NameError(f"recorded_calls: {', '.join(unknown)} not defined — run the cells "
+                        "that define them first")
+    originals = {name: namespace.get(name, _MISSING) for name in names}
+    records: dict[str, list[tuple[tuple, dict, object]]] = {name: [] for name in names}
+
+    def recording(name: str, fn: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            result = fn(*args, **kwargs)
+            records[name].append((args, kwargs, result))
+            return result
+        wrapper.__name__ = getattr(fn, "__name__", name)
+        return wrapper
+
+    for name in names:
+        namespace[name] = recording(name, replacements.get(name, originals[name]))
+    try:
+        yield records
+    finally:
+        for name, fn in originals.items():
+            if fn is _MISSING:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = fn
+
+
+_MISSING = object()
 
 
 def list_assignments(root: str | os.PathLike = ".") -> list[str]:

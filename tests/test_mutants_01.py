@@ -3,12 +3,12 @@
 Each plausible bug loses exactly its part: a contingency table that does not accumulate repeated
 pairs, is transposed or indexes by raw ids; ACC as purity or over the matched clusters only; NMI
 normalised by the geometric mean or with the mutual information in bits; k-means++ sampling by D,
-taking the farthest point, always starting at X[0], measuring D to the last centre only or
-sampling uniformly; k-means stopping after one round (aliased convergence test), with NaN centres
-for empty clusters or with L1 assignments; the unnormalised, random-walk or NaN-on-isolated-nodes
-Laplacian, the largest eigenvectors, unsorted np.linalg.eig; spectral clustering without the row
-scaling or on the raw data. Broken submissions (infinite loop, syntax error) and calls into the
-reference libraries (dcteach, sklearn) score zero for those parts without stopping the batch.
+taking the farthest point, always starting at X[0] or measuring D to the last centre only;
+k-means stopping after one round (aliased convergence test), with NaN centres for empty clusters
+or with L1 assignments; the unnormalised, random-walk or NaN-on-isolated-nodes Laplacian, the
+largest eigenvectors; spectral clustering without the row scaling or on the raw data. Broken
+submissions (infinite loop, syntax error) and calls into the reference libraries (dcteach,
+sklearn) score zero for those parts without stopping the batch.
 Later parts are graded with the instructor's earlier functions, so a bug costs only its own part;
 harmless variations (scipy, float32, log2, other sampling code) keep full marks.
 Scores come from the gradebook, never from exit codes.
@@ -141,21 +141,22 @@ def spectral_embedding(W, k):
 
 
 def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbformat.NotebookNode]]:
-    """Assignment 01 submissions, each with a few bugs of different parts (each graded cell
-    runs only that part's functions, the others are the instructor's).
+    """Assignment 01 submissions, each with bugs of different parts (a graded cell runs only
+    its part's functions, the earlier parts' are the instructor's), and harmless variations in
+    the parts a submission gets right, which must keep their marks.
 
     a: contingency without accumulation (table[p, t] += 1), k-means++ sampling by D, the
-       unnormalised Laplacian D - W; ACC, NMI, k-means and spectral clustering must keep their
-       marks. b: transposed table, ACC with a syntax error, NMI in an infinite loop, farthest
-       point seeding, k-means stopping after one round, random-walk Laplacian; spectral
-       clustering (graded after the loop) keeps its marks. c: ACC, NMI and k-means from the
-       libraries, sklearn's SpectralClustering, first seed always X[0], largest eigenvectors.
-       d: raw ids as indices, purity, sqrt(H(Y)H(C)) normaliser, D to the last centre only,
-       NaN centres of empty clusters, 1/sqrt(0) on isolated nodes, no row scaling.
-       e: ACC over matched clusters only, I in bits over H in nats, uniform seeding, L1
-       assignment, unsorted np.linalg.eig, k-means on the raw data.
-       f: harmless variations (scipy.sparse, -table, float32, log2, searchsorted sampling,
-       scipy's laplacian and eigh)."""
+       unnormalised Laplacian D - W; harmless ACC, NMI, k-means and spectral clustering
+       (-table, float32 + log2, float32 + norm, no epsilon) keep their marks although they
+       depend on the buggy Parts 1, 4 and 6. b: transposed table, ACC with a syntax error, NMI
+       in an infinite loop, farthest point seeding, k-means stopping after one round,
+       random-walk Laplacian; spectral clustering (graded after the loop) keeps its marks.
+       c: ACC, NMI and k-means from the libraries, sklearn's SpectralClustering, first seed
+       always X[0], largest eigenvectors. d: raw ids as indices, purity, sqrt(H(Y)H(C))
+       normaliser, D to the last centre only, NaN centres of empty clusters, 1/sqrt(0) on
+       isolated nodes, no row scaling. e: ACC over the matched clusters only, I in bits over H
+       in nats, L1 assignment, k-means on the raw data; harmless scipy.sparse contingency,
+       float32 k-means++ sampling with searchsorted, scipy's laplacian and eigh in float32."""
     add_at = "np.add.at(table, (p, t), 1)"
     hungarian = "linear_sum_assignment(table, maximize=True)"
     nmi_return = "return max(mutual_info, 0.0) / (0.5 * (h_c + h_y))"
@@ -167,9 +168,13 @@ def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbform
     row_scale = "    U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-12)\n"
 
     a = mutate(solution, P1, add_at, "table[p, t] += 1")
+    a = with_solution(a, P2, MINUS_ACC)
+    a = with_solution(a, P3, FLOAT32_LOG2_NMI)
     a = mutate(a, P4, "total = d2.sum()\n        i = rng.choice(n, p=d2 / total)",
                "total = np.sqrt(d2).sum()\n        i = rng.choice(n, p=np.sqrt(d2) / total)")
+    a = with_solution(a, P5, FLOAT32_KMEANS)
     a = mutate(a, P6, sym, "return np.diag(deg) - W")
+    a = mutate(a, P7, row_scale, "    U = U / np.linalg.norm(U, axis=1)[:, None]\n")
 
     b = mutate(solution, P1, "np.zeros((len(clusters), len(classes))",
                "np.zeros((len(classes), len(clusters))")
@@ -203,26 +208,19 @@ def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbform
     d = mutate(d, P6, "d = 1.0 / np.sqrt(np.where(deg > 0, deg, 1.0))", "d = 1.0 / np.sqrt(deg)")
     d = mutate(d, P7, row_scale, "")
 
-    e = mutate(solution, P2, "table[rows, cols].sum() / table.sum()",
+    e = with_solution(solution, P1, SPARSE_CONTINGENCY)
+    e = mutate(e, P2, "table[rows, cols].sum() / table.sum()",
                "table[rows, cols].sum() / table[rows].sum()")
     e = mutate(e, P3, "np.log(joint[nz] / independent[nz])",
                "np.log2(joint[nz] / independent[nz])")
-    e = mutate(e, P4, sample, "i = rng.integers(n)")
+    e = with_solution(e, P4, FLOAT32_KMEANSPP)
     e = mutate(e, P5, assign, "d2 = np.abs(X[:, None, :] - centers[None, :, :]).sum(2)")
-    e = mutate(e, P6, "np.linalg.eigh(", "np.linalg.eig(")
+    e = with_solution(e, P6, SCIPY_SPECTRAL)
     e = mutate(e, P7, "kmeans(U, k, seed=seed)", "kmeans(X, k, seed=seed)")
-
-    f = with_solution(solution, P1, SPARSE_CONTINGENCY)
-    f = with_solution(f, P2, MINUS_ACC)
-    f = with_solution(f, P3, FLOAT32_LOG2_NMI)
-    f = with_solution(f, P4, FLOAT32_KMEANSPP)
-    f = with_solution(f, P5, FLOAT32_KMEANS)
-    f = with_solution(f, P6, SCIPY_SPECTRAL)
-    f = mutate(f, P7, row_scale, "    U = U / np.linalg.norm(U, axis=1)[:, None]\n")
 
     # b (the infinite loop) is not graded last: the students after it must be graded normally
     return [("a_upstream_bugs", a), ("b_loop_syntax", b), ("c_library", c), ("d_bugs", d),
-            ("e_bugs", e), ("f_harmless", f)]
+            ("e_bugs_harmless", e)]
 
 
 @pytest.fixture(scope="module")
@@ -244,8 +242,7 @@ def mutants_01(tmp_path_factory):
     ("b_loop_syntax", ("spectral-clustering-tests",)),
     ("c_library", ("contingency-tests",)),
     ("d_bugs", ()),
-    ("e_bugs", ("contingency-tests",)),
-    ("f_harmless", tuple(FULL_01)),
+    ("e_bugs_harmless", ("contingency-tests", "kmeanspp-tests", "spectral-tests")),
 ])
 def test_01_each_bug_costs_only_its_part(mutants_01, student, kept):
     expected = {part: (points if part in kept else 0) for part, points in FULL_01.items()}

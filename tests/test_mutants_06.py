@@ -60,7 +60,8 @@ def scan_mutants(tmp_path_factory):
     reference loss). b: class weights all 1 in self-labelling, and mine_neighbours that keeps
     the sample itself (Part 4 is graded with the reference miner). c: train_scan_heads that
     draws the "neighbour" of an anchor from the whole data set. d: k-means with ten restarts
-    instead of SCAN. e: a correct train_scan_heads that uses the library's scan_loss."""
+    instead of SCAN. e: a correct train_scan_heads that uses the library's scan_loss.
+    a and b (bugs in different parts) are graded as one submission, to save a notebook run."""
     if A06 not in ASSIGNMENTS:
         pytest.skip(f"{A06} is not in solutions/")
     course = copy_course(tmp_path_factory.mktemp("course-06-mutants"))
@@ -74,7 +75,7 @@ def scan_mutants(tmp_path_factory):
     loss = "scan_loss(p[h, :m], p[h, m:], entropy_weight)[0]"
 
     a = mutate(solution, "scan-loss-solution", total, total.replace(" - ", " + "))
-    b = mutate(solution, "selflabel-solution", weights, "return torch.ones(n_classes)")
+    b = mutate(a, "selflabel-solution", weights, "return torch.ones(n_classes)")  # a + b
     b = mutate(b, "mining-solution", own, "")
     c = mutate(solution, "fit-solution", draw,
                 "torch.randint(0, n, (len(anchors),), generator=gen)")
@@ -83,7 +84,7 @@ def scan_mutants(tmp_path_factory):
                 "from dcteach.losses import scan_loss as library_scan_loss\n\n\n"
                 "def train_scan_heads(")
     e = mutate(e, "fit-solution", loss, f"library_{loss}")
-    for student, nb in [("a_entropy_sign", a), ("b_no_balance", b), ("c_whole_data", c),
+    for student, nb in [("ab_entropy_sign_no_balance", b), ("c_whole_data", c),
                         ("d_kmeans", d), ("e_library_loss", e)]:
         submit(course, A06, student, {A06_NB: nb})
     nbgrader(course, "autograde", A06, "--force")
@@ -91,8 +92,7 @@ def scan_mutants(tmp_path_factory):
 
 
 @pytest.mark.parametrize("student, lost", [
-    ("a_entropy_sign", ("scan-loss-tests",)),
-    ("b_no_balance", ("mining-tests", "selflabel-tests")),
+    ("ab_entropy_sign_no_balance", ("scan-loss-tests", "mining-tests", "selflabel-tests")),
     ("c_whole_data", ("fit-tests",)),
     ("d_kmeans", ("fit-tests",)),
     ("e_library_loss", ("fit-tests",)),

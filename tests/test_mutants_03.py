@@ -63,31 +63,30 @@ def dc_mutants(tmp_path_factory):
     drawn in proportion to its size). c: an empty-cluster fix that moves the centre but no
     point, so the cluster stays empty. d: Parts 1-3 answered with the library's PCAWhitening,
     class_uniform_indices and split_empty_clusters. e: an epoch whose k-means runs on whitened
-    features that are not L2-normalised."""
+    features that are not L2-normalised. a, b and c (bugs in three different parts) are graded
+    as one submission, to save two notebook runs."""
     if A03 not in ASSIGNMENTS:
         pytest.skip(f"{A03} is not in solutions/")
     course = copy_course(tmp_path_factory.mktemp("course-03-mutants"))
     nbgrader(course, "generate_assignment", A03, "--force")
     solution = nbformat.read(course / "solutions" / A03 / A03_NB, as_version=4)
     a = mutate(solution, "pca-solution", "xc = x - x.mean(0)", "xc = x")
-    b = with_solution(solution, "sampler-solution", PROPORTIONAL_SAMPLER)
-    c = mutate(solution, "empty-solution", "        labels[members[to_e]] = e\n", "")
+    b = with_solution(a, "sampler-solution", PROPORTIONAL_SAMPLER)          # a + b
+    c = mutate(b, "empty-solution", "        labels[members[to_e]] = e\n", "")  # a + b + c
     d = with_solution(solution, "pca-solution", LIBRARY_PCA)
     d = with_solution(d, "sampler-solution", LIBRARY_SAMPLER)
     d = with_solution(d, "empty-solution", LIBRARY_FIX)
     e = mutate(solution, "epoch-solution", "z = pca_whiten(features, n_components)",
                 "z = pca_whiten(features, n_components, normalize=False)")
-    for student, nb in [("a_no_centring", a), ("b_proportional", b), ("c_empty_stays", c),
-                        ("d_library", d), ("e_no_l2", e)]:
+    for student, nb in [("abc_no_centring_proportional_empty_stays", c), ("d_library", d),
+                        ("e_no_l2", e)]:
         submit(course, A03, student, {A03_NB: nb})
     nbgrader(course, "autograde", A03, "--force")
     return course
 
 
 @pytest.mark.parametrize("student, lost", [
-    ("a_no_centring", ("pca-tests",)),
-    ("b_proportional", ("sampler-tests",)),
-    ("c_empty_stays", ("empty-tests",)),
+    ("abc_no_centring_proportional_empty_stays", ("pca-tests", "sampler-tests", "empty-tests")),
     ("d_library", ("pca-tests", "sampler-tests", "empty-tests")),
     ("e_no_l2", ("epoch-tests",)),
 ])

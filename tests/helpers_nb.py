@@ -13,6 +13,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE_DIRS = ("lectures", "solutions", "assignments")
+NOTEBOOK_TIME_LIMIT_S = 300  # each course notebook, quick profile, 2-core CPU
 COURSE_ID = "dcteach"  # must match c.CourseDirectory.course_id in nbgrader_config.py
 
 
@@ -31,6 +32,13 @@ def course_notebooks(*dirs: str) -> list[Path]:
         found += [p for p in sorted((REPO / d).rglob("*.ipynb"))
                   if ".ipynb_checkpoints" not in p.parts]
     return found
+
+
+def skips_cells_while_grading(path: Path) -> bool:
+    """True for a notebook with cells that do not run while nbgrader grades it
+    (``dcteach.course.grading()`` or ``NBGRADER_EXECUTION``)."""
+    text = path.read_text()
+    return "grading()" in text or "NBGRADER_EXECUTION" in text
 
 
 def nb_id(path: Path) -> str:

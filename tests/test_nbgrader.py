@@ -2,7 +2,8 @@
 
 For every assignment in solutions/: the committed release in assignments/ is what
 ``nbgrader generate_assignment`` produces, it hides solutions, hidden tests and mark schemes,
-the instructor solution autogrades to full marks and the untouched release to zero.
+the instructor solution autogrades to full marks (within the notebook time limit) and the
+untouched release to zero.
 The wrong submissions of each assignment (mutants) are in tests/test_mutants_NN.py.
 Scores come from the gradebook, never from exit codes.
 """
@@ -10,10 +11,12 @@ Scores come from the gradebook, never from exit codes.
 from __future__ import annotations
 
 import re
+import time
 
 import nbformat
 import pytest
 from helpers_nb import (
+    NOTEBOOK_TIME_LIMIT_S,
     REPO,
     assignments,
     copy_course,
@@ -41,8 +44,13 @@ def graded_course(request, tmp_path_factory):
     nbgrader(course, "generate_assignment", name, "--force")
     submit(course, name, "instructor", read_notebooks(course / "solutions" / name))
     submit(course, name, "untouched", read_notebooks(course / "assignments" / name))
+    start = time.perf_counter()
     nbgrader(course, "autograde", name, "--force")
+    graded_course_seconds[name] = time.perf_counter() - start
     return name, course
+
+
+graded_course_seconds: dict[str, float] = {}
 
 
 def test_committed_release_is_up_to_date(graded_course):
@@ -104,6 +112,17 @@ def test_solution_gets_full_marks(graded_course):
     for key, g in result.items():
         if g["cell_type"] == "markdown":  # written answers are graded by hand
             assert g["needs_manual_grade"], key
+
+
+def test_solution_runs_within_the_time_limit(graded_course):
+    """The instructor autograde runs every cell of the solution in the quick profile (nbgrader
+    sets NBGRADER_EXECUTION, which forces it), so it is also the solution's "runs top to bottom"
+    test: tests/test_notebooks.py executes a solution again only where cells are skipped while
+    grading. Timed together with the untouched release, which fails fast."""
+    name, _ = graded_course
+    seconds = graded_course_seconds[name]
+    assert seconds < NOTEBOOK_TIME_LIMIT_S, (
+        f"autograding solutions/{name} took {seconds:.0f}s (limit {NOTEBOOK_TIME_LIMIT_S}s)")
 
 
 def test_untouched_release_gets_zero(graded_course):

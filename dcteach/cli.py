@@ -25,7 +25,7 @@ from .data import DATASETS, DatasetNotFound, data_root, is_available, list_datas
 from .engine import pick_device, write_result
 from .methods import METHODS, get_method
 from .methods import _load_all as _load_methods
-from .methods.base import parse_option
+from .methods.config import parse_option
 from .metrics import evaluate, format_table
 
 
@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_options(name: str) -> int:
     """One method's options: what ``--set KEY=VALUE`` accepts, and its presets."""
-    from .methods.base import describe_options
+    from .methods.config import describe_options
 
     cls = get_method(name)
     print(f"{cls.name}: {cls.description}")

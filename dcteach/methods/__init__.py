@@ -2,15 +2,8 @@
 
 import importlib
 
-from .base import (
-    METHODS,
-    ClusterMethod,
-    ConfigError,
-    get_method,
-    make_config,
-    parse_method_spec,
-    register,
-)
+from .base import METHODS, ClusterMethod, get_method, parse_method_spec, register
+from .config import ConfigError, make_config
 
 # Modules that register methods; later method families add themselves here.
 _METHOD_MODULES = ["classical", "autoencoder", "dec", "dcn", "sccl", "contrastive", "scan",

@@ -30,7 +30,8 @@ from ..augment import random_affine
 from ..cluster import KMeans, pairwise_sq_dists
 from ..nn import build_autoencoder
 from ..pretext import embed, pretrain_autoencoder, pretrain_layerwise
-from .base import ClusterMethod, option, register
+from .base import ClusterMethod, register
+from .config import option
 
 __all__ = ["AEConfig", "AE_PRESETS", "OPTIMIZERS", "PAPER_AE", "FAST_AE", "QUICK_AE",
            "AutoencoderMethod", "AEKMeans"]

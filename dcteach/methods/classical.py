@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from ..cluster import KMeans, SpectralClustering, mine_neighbours, smooth_features
-from .base import ClusterMethod, option, register
+from .base import ClusterMethod, register
+from .config import option
 from .inputs import TextFeatureConfig, TextInput
 
 

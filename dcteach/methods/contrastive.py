@@ -34,7 +34,8 @@ from .. import distributed
 from ..losses import cluster_contrastive_loss, nt_xent
 from ..nn import MultiHeadNet, ProjectionHead
 from ..pretext import cached_pretext, data_fingerprint, train_on_views
-from .base import option, register
+from .base import register
+from .config import option
 from .images import ImageConfig, ImageMethod
 
 __all__ = ["ContrastiveConfig", "SimCLRConfig", "SimCLR", "CC", "CCConfig"]

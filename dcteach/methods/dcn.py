@@ -21,7 +21,8 @@ from ..losses import dcn_kmeans_loss, dcn_update_centers, reconstruction_loss
 from ..pretext import embed
 from ..train import Trainer, minibatches
 from .autoencoder import FAST_AE, OPTIMIZERS, PAPER_AE, QUICK_AE, AEConfig, AutoencoderMethod
-from .base import option, register
+from .base import register
+from .config import option
 
 __all__ = ["DCNConfig", "DCN"]
 

@@ -28,7 +28,8 @@ from ..nn import ClusteringLayer
 from ..pretext import embed
 from ..train import Trainer, cyclic_minibatches
 from .autoencoder import FAST_AE, OPTIMIZERS, PAPER_AE, QUICK_AE, AEConfig, AutoencoderMethod
-from .base import option, register
+from .base import register
+from .config import option
 from .inputs import TextFeatureConfig, TextInput
 
 __all__ = ["DECConfig", "IDECConfig", "DEC", "IDEC", "TextDEC", "TextIDEC"]

@@ -43,7 +43,8 @@ from ..cluster import KMeans, PCAWhitening, split_empty_clusters
 from ..metrics import evaluate, nmi
 from ..nn import FeatureMLP, MultiHeadNet, image_encoder
 from ..train import class_uniform_indices, minibatches
-from .base import option, register
+from .base import register
+from .config import option
 from .images import ImageConfig, ImageMethod
 
 __all__ = ["DeepCluster", "DeepClusterConfig"]

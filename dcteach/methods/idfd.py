@@ -56,7 +56,8 @@ from ..losses import (
 from ..metrics import evaluate
 from ..nn import MemoryBank
 from ..train import minibatches
-from .base import option, register
+from .base import register
+from .config import option
 from .images import ImageConfig, ImageMethod
 
 __all__ = ["IDFD", "IDFDConfig", "effective_rank"]

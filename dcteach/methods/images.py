@@ -19,7 +19,8 @@ from ..cluster import KMeans, knn_accuracy
 from ..data.images import image_facts, to_float
 from ..nn import BACKBONES, MultiHeadNet, image_encoder
 from ..train import Trainer, embed_all
-from .base import ClusterMethod, option
+from .base import ClusterMethod
+from .config import option
 
 __all__ = ["ImageConfig", "ImageMethod"]
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..features import DEFAULT_MODEL, text_features
-from .base import option
+from .config import option
 
 __all__ = ["TextFeatureConfig", "TextInput", "as_texts"]
 

@@ -46,7 +46,8 @@ from ..losses import concentration, info_nce, proto_nce
 from ..metrics import evaluate
 from ..nn import FeatureQueue, MomentumEncoder, ProjectionHead
 from ..train import minibatches
-from .base import option, register
+from .base import register
+from .config import option
 from .images import ImageConfig, ImageMethod
 
 __all__ = ["MoCo", "MoCoConfig", "PCL", "PCLConfig"]

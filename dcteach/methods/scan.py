@@ -31,7 +31,8 @@ import torch.nn.functional as F
 from ..augment import RECIPES, make_augment
 from ..data.images import to_float
 from ..nn import ProjectionHead
-from .base import option, register
+from .base import register
+from .config import option
 from .contrastive import QUICK, ContrastiveConfig, ContrastiveMethod
 from .scan_algorithm import PretextStage, SCANAlgorithm, SCANOptions, StructureLoss
 

@@ -27,7 +27,7 @@ from ..losses import (
 from ..nn import ClusterHeads, MultiHeadNet
 from ..pretext import cached_pretext
 from ..train import Trainer, embed_all, minibatches
-from .base import option
+from .config import option
 
 __all__ = ["SCANOptions", "PretextStage", "SCANAlgorithm", "StructureLoss"]
 

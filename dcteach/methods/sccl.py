@@ -26,7 +26,8 @@ from ..cluster import KMeans, mine_neighbours
 from ..losses import dec_kl, nt_xent, target_distribution
 from ..nn import ClusteringLayer, ProjectionHead, ResidualMLP
 from ..train import Trainer, embed_all, minibatches
-from .base import ClusterMethod, option, register
+from .base import ClusterMethod, register
+from .config import option
 from .inputs import TextFeatureConfig, TextInput
 
 __all__ = ["SCCL", "SCCLConfig"]

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cluster import mine_neighbours, smooth_features
-from .base import ClusterMethod, option, register
+from .base import ClusterMethod, register
+from .config import option
 from .inputs import TextFeatureConfig, TextInput
 from .scan_algorithm import PretextStage, SCANAlgorithm, SCANOptions
 

@@ -90,7 +90,7 @@ HARMLESS_CLUSTERING = '''def clustering_loss(z, centres, alpha=1.0):
     return F.kl_div(q.log(), p, reduction="batchmean")
 '''
 # Harmless Part 4: its own networks and dropout masks, scikit-learn's k-means, 5 neighbours,
-# batches of 128, 15 epochs, η = 20
+# batches of 128, 10 epochs, η = 20
 HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
     from sklearn.cluster import KMeans as SkKMeans
 
@@ -100,7 +100,7 @@ HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
     cos = x @ x.T
     cos.fill_diagonal_(-1e9)
     nbrs = cos.topk(5, dim=1).indices
-    inner = nn.Sequential(nn.Linear(d, 512), nn.ReLU(), nn.Linear(512, d))
+    inner = nn.Sequential(nn.Linear(d, 256), nn.ReLU(), nn.Linear(256, d))
     nn.init.zeros_(inner[2].weight)
     nn.init.zeros_(inner[2].bias)
     head = nn.Sequential(nn.Linear(d, 256), nn.ReLU(), nn.Linear(256, 64))
@@ -116,7 +116,7 @@ HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
         v = x[torch.where(swap, nbrs[idx, torch.randint(0, 5, (len(idx),))], idx)]
         return v * (torch.rand(v.shape) > 0.2) / 0.8 + 0.01 * torch.randn(v.shape)
 
-    for _ in range(15):
+    for _ in range(10):
         for idx in torch.randperm(n).split(128):
             loss = instance_contrastive_loss(head(f(view(idx))), head(f(view(idx))))
             loss = loss + 20.0 * clustering_loss(f(x[idx]), mu)

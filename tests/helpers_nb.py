@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -141,3 +142,26 @@ def scores(course: Path, student: str, assignment: str) -> dict[str, float]:
     return {k.split(":", 1)[1]: g["score"]
             for k, g in grades(course, assignment, student).items()
             if g["cell_type"] == "code"}
+
+
+def grade_mutants(tmp_path_factory, assignment: str,
+                  build: Callable[[nbformat.NotebookNode], list[tuple[str, nbformat.NotebookNode]]],
+                  config: str = "") -> Path:
+    """A course copy in which the submissions ``build(solution)`` returns — ``(student,
+    notebook)`` pairs made from the instructor notebook of ``assignment`` — are autograded in
+    one nbgrader run (``config`` is appended to the copy's nbgrader_config.py first)."""
+    import pytest
+
+    if assignment not in assignments():
+        pytest.skip(f"{assignment} is not in solutions/")
+    course = copy_course(tmp_path_factory.mktemp(f"course-{assignment}-mutants"))
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    name = f"{assignment}.ipynb"
+    solution = nbformat.read(course / "solutions" / assignment / name, as_version=4)
+    for student, nb in build(solution):
+        submit(course, assignment, student, {name: nb})
+    if config:
+        with open(course / "nbgrader_config.py", "a") as f:
+            f.write("\n" + config + "\n")
+    nbgrader(course, "autograde", assignment, "--force")
+    return course

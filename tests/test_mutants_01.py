@@ -19,20 +19,15 @@ from __future__ import annotations
 import nbformat
 import pytest
 from helpers_nb import (
-    assignments,
-    copy_course,
+    grade_mutants,
     mutate,
-    nbgrader,
     scores,
-    submit,
     with_solution,
 )
 
-ASSIGNMENTS = assignments()
 pytestmark = pytest.mark.slow
 
 A01 = "01_clustering_basics"
-A01_NB = f"{A01}.ipynb"
 FULL_01 = {"contingency-tests": 1, "acc-tests": 2, "nmi-tests": 3, "kmeanspp-tests": 2,
            "kmeans-tests": 3, "spectral-tests": 3, "spectral-clustering-tests": 2}
 P1, P2, P3 = "contingency-solution", "acc-solution", "nmi-solution"
@@ -225,21 +220,11 @@ def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbform
 
 @pytest.fixture(scope="module")
 def mutants_01(tmp_path_factory):
-    """All submissions of build_submissions, graded in ONE autograde run."""
-    if A01 not in ASSIGNMENTS:
-        pytest.skip(f"{A01} is not in solutions/")
-    course = copy_course(tmp_path_factory.mktemp("course-01-mutants"))
-    nbgrader(course, "generate_assignment", A01, "--force")
-    solution = nbformat.read(course / "solutions" / A01 / A01_NB, as_version=4)
-    for student, nb in build_submissions(solution):
-        submit(course, A01, student, {A01_NB: nb})
-    # The infinite loop costs its cell's timeout: 10 s for every cell (they need well under a
-    # second) but the setup cell, whose imports keep the course's 120 s.
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write("\nc.Execute.timeout_func = "
-                     "lambda cell: 120 if 'setup_notebook(' in cell.source else 10\n")
-    nbgrader(course, "autograde", A01, "--force")
-    return course
+    """All submissions of build_submissions, graded in ONE autograde run. The infinite loop
+    costs its cell's timeout: 10 s for every cell (they need well under a second) but the setup
+    cell, whose imports keep the course's 120 s."""
+    return grade_mutants(tmp_path_factory, A01, build_submissions, config=(
+        "c.Execute.timeout_func = lambda cell: 120 if 'setup_notebook(' in cell.source else 10"))
 
 
 @pytest.mark.parametrize("student, kept", [

@@ -11,23 +11,17 @@ Scores come from the gradebook, never from exit codes.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 from helpers_nb import (
-    assignments,
-    copy_course,
+    grade_mutants,
     mutate,
-    nbgrader,
     scores,
-    submit,
     with_solution,
 )
 
-ASSIGNMENTS = assignments()
 pytestmark = pytest.mark.slow
 
 A05 = "05_idfd"
-A05_NB = f"{A05}.ipynb"
 FULL_05 = {"id-tests": 3, "update-tests": 3, "fd-tests": 3, "step-tests": 2}
 
 # Part 1 as on the slides: the softmax over the batch, the batch's own features as classes
@@ -91,8 +85,7 @@ SECOND_FORWARD_STEP = STEP_SIGNATURE + '''    v = F.normalize(model(x), dim=1)
 '''
 
 
-@pytest.fixture(scope="module")
-def idfd_mutants(tmp_path_factory):
+def build_submissions(solution):
     """Assignment 05 submissions, graded in one autograde run. Part 4 is graded with the
     reference Parts 1-3, so no bug in them may cost it.
 
@@ -108,11 +101,6 @@ def idfd_mutants(tmp_path_factory):
     F.normalize, a step that adds the losses in the other order.
     To keep the test short, the single-part bugs a, b, c and i ride in the submissions e, f and
     g (each part still has one bug per submission), so eight bugs need six notebook runs."""
-    if A05 not in ASSIGNMENTS:
-        pytest.skip(f"{A05} is not in solutions/")
-    course = copy_course(tmp_path_factory.mktemp("course-05-mutants"))
-    nbgrader(course, "generate_assignment", A05, "--force")
-    solution = nbformat.read(course / "solutions" / A05 / A05_NB, as_version=4)
     cols = "v.norm(dim=0, keepdim=True)"
     renorm = "new[idx] = mixed / mixed.norm(dim=1, keepdim=True).clamp_min(1e-12)"
     mix = "momentum * new[idx] + (1 - momentum) * v.detach()"
@@ -137,12 +125,14 @@ def idfd_mutants(tmp_path_factory):
                 "    logits = v @")
     j = mutate(j, "fd-solution", f"f = v / {cols}.clamp_min(1e-12)", "f = F.normalize(v, dim=0)")
     j = mutate(j, "step-solution", total, "(alpha * l_fd + l_id).backward()")
-    for student, nb in [("d_library", d), ("e_raw_features_fd_rows_batch_softmax", e),
-                        ("f_bank_first_no_renorm", f), ("g_second_forward_in_place", g),
-                        ("h_three_bugs", h), ("j_harmless", j)]:
-        submit(course, A05, student, {A05_NB: nb})
-    nbgrader(course, "autograde", A05, "--force")
-    return course
+    return [("d_library", d), ("e_raw_features_fd_rows_batch_softmax", e),
+            ("f_bank_first_no_renorm", f), ("g_second_forward_in_place", g),
+            ("h_three_bugs", h), ("j_harmless", j)]
+
+
+@pytest.fixture(scope="module")
+def idfd_mutants(tmp_path_factory):
+    return grade_mutants(tmp_path_factory, A05, build_submissions)
 
 
 @pytest.mark.parametrize("student, lost", [

@@ -9,23 +9,17 @@ Scores come from the gradebook, never from exit codes.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 from helpers_nb import (
-    assignments,
-    copy_course,
+    grade_mutants,
     mutate,
-    nbgrader,
     scores,
-    submit,
     with_solution,
 )
 
-ASSIGNMENTS = assignments()
 pytestmark = pytest.mark.slow
 
 A06 = "06_scan"
-A06_NB = f"{A06}.ipynb"
 FULL_06 = {"mining-tests": 3, "scan-loss-tests": 3, "selflabel-tests": 3, "fit-tests": 6}
 
 # Part 4 that calls the loss (so the call count looks fine) but returns k-means on the same
@@ -52,8 +46,7 @@ def train_scan_heads(features, neighbours, n_clusters, n_heads=10, entropy_weigh
 '''
 
 
-@pytest.fixture(scope="module")
-def scan_mutants(tmp_path_factory):
+def build_submissions(solution):
     """Assignment 06 submissions, graded in one autograde run.
 
     a: SCAN loss with +λH instead of −λH (Part 4 must keep its marks: it is graded with the
@@ -62,11 +55,6 @@ def scan_mutants(tmp_path_factory):
     draws the "neighbour" of an anchor from the whole data set. d: k-means with ten restarts
     instead of SCAN. e: a correct train_scan_heads that uses the library's scan_loss.
     a and b (bugs in different parts) are graded as one submission, to save a notebook run."""
-    if A06 not in ASSIGNMENTS:
-        pytest.skip(f"{A06} is not in solutions/")
-    course = copy_course(tmp_path_factory.mktemp("course-06-mutants"))
-    nbgrader(course, "generate_assignment", A06, "--force")
-    solution = nbformat.read(course / "solutions" / A06 / A06_NB, as_version=4)
     total = "return consistency - entropy_weight * entropy"
     weights = ("return torch.where(counts > 0, counts.sum() / (n_classes * counts.clamp_min(1)),\n"
                "                       torch.zeros_like(counts))")
@@ -84,11 +72,13 @@ def scan_mutants(tmp_path_factory):
                 "from dcteach.losses import scan_loss as library_scan_loss\n\n\n"
                 "def train_scan_heads(")
     e = mutate(e, "fit-solution", loss, f"library_{loss}")
-    for student, nb in [("ab_entropy_sign_no_balance", b), ("c_whole_data", c),
-                        ("d_kmeans", d), ("e_library_loss", e)]:
-        submit(course, A06, student, {A06_NB: nb})
-    nbgrader(course, "autograde", A06, "--force")
-    return course
+    return [("ab_entropy_sign_no_balance", b), ("c_whole_data", c),
+            ("d_kmeans", d), ("e_library_loss", e)]
+
+
+@pytest.fixture(scope="module")
+def scan_mutants(tmp_path_factory):
+    return grade_mutants(tmp_path_factory, A06, build_submissions)
 
 
 @pytest.mark.parametrize("student, lost", [

@@ -13,20 +13,15 @@ from __future__ import annotations
 import nbformat
 import pytest
 from helpers_nb import (
-    assignments,
-    copy_course,
+    grade_mutants,
     mutate,
-    nbgrader,
     scores,
-    submit,
     with_solution,
 )
 
-ASSIGNMENTS = assignments()
 pytestmark = pytest.mark.slow
 
 A07 = "07_pcl"
-A07_NB = f"{A07}.ipynb"
 FULL_07 = {"concentration-tests": 3, "proto-tests": 3, "estep-tests": 2}
 
 # Parts 1-2 answered with the library's reference code
@@ -69,8 +64,7 @@ NUMPY_CONCENTRATION = '''def concentration(v, labels, centroids, alpha=10.0, tem
 '''
 
 
-@pytest.fixture(scope="module")
-def pcl_mutants(tmp_path_factory):
+def build_submissions(solution):
     """Assignment 07 submissions, graded in one autograde run. Part 3 is graded with the
     reference Parts 1-2, so no bug in them may cost it.
 
@@ -85,11 +79,6 @@ def pcl_mutants(tmp_path_factory):
     To keep the test short, bugs in different parts share a submission (a+b+k, c+h+l, d+i,
     e+j): thirteen mutants, seven notebook runs. Part 3 is graded with the reference Parts 1-2,
     so the Part 3 bugs still show that they cost their part only."""
-    if A07 not in ASSIGNMENTS:
-        pytest.skip(f"{A07} is not in solutions/")
-    course = copy_course(tmp_path_factory.mktemp("course-07-mutants"))
-    nbgrader(course, "generate_assignment", A07, "--force")
-    solution = nbformat.read(course / "solutions" / A07 / A07_NB, as_version=4)
     p1, p2, p3 = "concentration-solution", "proto-solution", "estep-solution"
     normaliser = "phi = total / (count.clamp_min(1) * torch.log(count + alpha))"
     small = "phi[small] = phi[~small].max()"
@@ -129,12 +118,14 @@ def pcl_mutants(tmp_path_factory):
         return nb
 
     source_of = {cell.id: cell.source for cell in solution.cells}
-    for student, nb in [("abk", combine(a, b, k)), ("chl", combine(c, h, first_k)),
-                        ("di", combine(d, i)), ("ej", combine(e, j)), ("f_small_mean", f),
-                        ("g_library", g), ("m_harmless", harmless)]:
-        submit(course, A07, student, {A07_NB: nb})
-    nbgrader(course, "autograde", A07, "--force")
-    return course
+    return [("abk", combine(a, b, k)), ("chl", combine(c, h, first_k)),
+            ("di", combine(d, i)), ("ej", combine(e, j)), ("f_small_mean", f),
+            ("g_library", g), ("m_harmless", harmless)]
+
+
+@pytest.fixture(scope="module")
+def pcl_mutants(tmp_path_factory):
+    return grade_mutants(tmp_path_factory, A07, build_submissions)
 
 
 @pytest.mark.parametrize("student, lost", [

@@ -18,25 +18,20 @@ import os
 import subprocess
 import sys
 
-import nbformat
 import pytest
 from helpers_nb import (
     REPO,
     assignments,
-    copy_course,
+    grade_mutants,
     mutate,
-    nbgrader,
     notebook_env,
     scores,
-    submit,
     with_solution,
 )
 
-ASSIGNMENTS = assignments()
 pytestmark = pytest.mark.slow
 
 A08 = "08_text_clustering"
-A08_NB = f"{A08}.ipynb"
 FULL_08 = {"contrastive-tests": 3, "smooth-tests": 2, "clustering-tests": 2, "project-tests": 5}
 P1, P2, P3, P4 = ("contrastive-solution", "smooth-solution", "clustering-solution",
                   "project-solution")
@@ -128,8 +123,7 @@ HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
 '''
 
 
-@pytest.fixture(scope="module")
-def sccl_mutants(tmp_path_factory):
+def build_submissions(solution):
     """Assignment 08 submissions, graded in one autograde run. Part 4 is graded with the
     reference Parts 1-3, so no bug in them may cost it.
 
@@ -143,11 +137,6 @@ def sccl_mutants(tmp_path_factory):
        Student-t exponent without α; sccl_fit = k-means plus token loss calls.
     e: a correct loop whose centres are not trained (not given to the optimiser).
     f: harmless variations of every part, which must keep full marks."""
-    if A08 not in ASSIGNMENTS:
-        pytest.skip(f"{A08} is not in solutions/")
-    course = copy_course(tmp_path_factory.mktemp("course-08-mutants"))
-    nbgrader(course, "generate_assignment", A08, "--force")
-    solution = nbformat.read(course / "solutions" / A08 / A08_NB, as_version=4)
     mask = ('    s = s.masked_fill(torch.eye(2 * m, dtype=torch.bool, device=u.device), '
             'float("-inf"))\n')
     anchor = "(torch.logsumexp(s, dim=1) - s[torch.arange(2 * m, device=u.device), pos])"
@@ -181,11 +170,13 @@ def sccl_mutants(tmp_path_factory):
     f = with_solution(f, P2, HARMLESS_SMOOTH)
     f = with_solution(f, P3, HARMLESS_CLUSTERING)
     f = with_solution(f, P4, HARMLESS_FIT)
-    for student, nb in [("a_parts", a), ("b_naive_kmeans", b), ("c_anchor_library", c),
-                        ("d_fake_training", d), ("e_frozen_centres", e), ("f_harmless", f)]:
-        submit(course, A08, student, {A08_NB: nb})
-    nbgrader(course, "autograde", A08, "--force")
-    return course
+    return [("a_parts", a), ("b_naive_kmeans", b), ("c_anchor_library", c),
+            ("d_fake_training", d), ("e_frozen_centres", e), ("f_harmless", f)]
+
+
+@pytest.fixture(scope="module")
+def sccl_mutants(tmp_path_factory):
+    return grade_mutants(tmp_path_factory, A08, build_submissions)
 
 
 @pytest.mark.parametrize("student, lost", [
@@ -205,9 +196,9 @@ def test_08_each_bug_costs_only_its_part(sccl_mutants, student, lost):
 def test_08_without_the_corpus_grading_stops_loudly(tmp_path):
     """No toy fallback: without SearchSnippets the setup cell raises DatasetNotFound, naming
     the file it expects and DCTEACH_DATA."""
-    if A08 not in ASSIGNMENTS:
+    if A08 not in assignments():
         pytest.skip(f"{A08} is not in solutions/")
-    nb = json.loads((REPO / "solutions" / A08 / A08_NB).read_text())
+    nb = json.loads((REPO / "solutions" / A08 / f"{A08}.ipynb").read_text())
     setup = next(c for c in nb["cells"] if c["metadata"]["nbgrader"]["grade_id"] == "setup")
     env = notebook_env(DCTEACH_DATA=str(tmp_path), NBGRADER_EXECUTION="autograde")
     proc = subprocess.run([sys.executable, "-c", "".join(setup["source"])], cwd=tmp_path,

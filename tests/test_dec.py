@@ -11,7 +11,7 @@ from dcteach.cluster import KMeans
 from dcteach.data import load_dataset
 from dcteach.methods import get_method
 from dcteach.metrics import cluster_accuracy
-from dcteach.nn import ConvAutoencoder, MLPAutoencoder
+from dcteach.nn import ClusteringLayer, ConvAutoencoder, MLPAutoencoder
 from dcteach.pretext import pretrain_layerwise
 
 TINY = dict(hidden=(64, 64, 128), pretrain_epochs=20, pretrain_batch_size=32, batch_size=32,
@@ -196,3 +196,15 @@ def test_augment_on_flat_features_warns_and_is_switched_off():
     with pytest.warns(UserWarning, match="image inputs"):
         m.fit(x)
     assert m.config.augment is False and m.labels_.shape == (50,)
+
+
+def test_clustering_layer_trains_a_copy_of_the_centres():
+    # float32 arrays would share memory with torch.as_tensor: the caller's k-means centres
+    # must stay where k-means put them while the layer's centres train
+    centres = np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32)
+    layer = ClusteringLayer(centres)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=1.0)
+    layer(torch.tensor([[0.2, 0.1], [0.9, 1.2]]))[:, 0].sum().backward()
+    optimizer.step()
+    assert not torch.equal(layer.centers.detach(), torch.from_numpy(centres))
+    np.testing.assert_array_equal(centres, [[0.0, 0.0], [1.0, 1.0]])

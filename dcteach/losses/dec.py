@@ -40,8 +40,11 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
 
     Squaring sharpens confident assignments; dividing by the cluster frequency ``f_j``
     keeps large clusters from absorbing everything (without it, the trivial solution of one
-    giant cluster is a fixed point). Compute ``q`` on the *whole* data set, not a mini-batch:
-    ``f_j`` is a data-set statistic. The result is a constant target (no gradient).
+    giant cluster is a fixed point). DEC computes ``q`` on the *whole* data set every ``T``
+    steps: ``f_j`` is a data-set statistic, and a mini-batch of size B estimates it with a
+    relative error of about √((K−1)/B). Methods whose batches are large against K and whose
+    target moves with the encoder anyway compute it per batch (SCCL, :mod:`dcteach.methods.sccl`;
+    lecture 02 measures both). The result is a constant target (no gradient).
     """
     q = q.detach()
     weight = q**2 / q.sum(0, keepdim=True)
@@ -49,9 +52,11 @@ def target_distribution(q: torch.Tensor) -> torch.Tensor:
 
 
 def dec_kl(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
-    """DEC clustering loss ``L = KL(P ‖ Q) = Σ_i Σ_j p_ij log(p_ij / q_ij)`` averaged over the
-    ``n`` rows (Xie et al., 2016, eq. 2). ``p`` is treated as a constant; the gradient w.r.t.
-    the embedding is ``∂L/∂z_i = (α+1)/α Σ_j (1 + ‖z_i−μ_j‖²/α)^(−1) (p_ij − q_ij)(z_i − μ_j)``.
+    """DEC clustering loss ``L = (1/n) Σ_i KL(p_i ‖ q_i) = (1/n) Σ_i Σ_j p_ij log(p_ij / q_ij)``,
+    the mean over the ``n`` rows (Xie et al., 2016, eq. 2 writes the sum; the official code and
+    Keras' ``kld`` take the mean). ``p`` is treated as a constant; the gradient w.r.t. an
+    embedding is the paper's eq. 4 divided by ``n``:
+    ``∂L/∂z_i = (1/n)(α+1)/α Σ_j (1 + ‖z_i−μ_j‖²/α)^(−1) (p_ij − q_ij)(z_i − μ_j)``.
     """
     p = p.detach()
     return (p * (torch.log(p + eps) - torch.log(q + eps))).sum(1).mean()

@@ -29,7 +29,8 @@ class ClusteringLayer(nn.Module):
 
     def __init__(self, centers, alpha: float = 1.0):
         super().__init__()
-        self.centers = nn.Parameter(torch.as_tensor(np.asarray(centers), dtype=torch.float32))
+        # torch.tensor copies: the caller's array (k-means centres) must not train in place
+        self.centers = nn.Parameter(torch.tensor(np.asarray(centers), dtype=torch.float32))
         self.alpha = alpha
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:

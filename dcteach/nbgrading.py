@@ -37,15 +37,20 @@ __all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "recorded_calls", "list
 FORBIDDEN_PACKAGES = ("dcteach", "sklearn")
 
 
-def _package_dirs(packages: Sequence[str]) -> list[str]:
-    dirs = []
+def _package_paths(packages: Sequence[str]) -> list[str]:
+    """Real paths that identify code of ``packages``: a package's folder (ending in the path
+    separator, so its whole tree matches) or a plain module's own file (``dcteach.train`` is
+    train.py only, not the rest of ``dcteach``)."""
+    paths = []
     for name in packages:
         spec = importlib.util.find_spec(name)
         if spec is None:
             continue
-        for loc in spec.submodule_search_locations or [os.path.dirname(spec.origin or "")]:
-            dirs.append(os.path.realpath(loc) + os.sep)
-    return dirs
+        if spec.submodule_search_locations:
+            paths += [os.path.realpath(loc) + os.sep for loc in spec.submodule_search_locations]
+        elif spec.origin:
+            paths.append(os.path.realpath(spec.origin))
+    return paths
 
 
 @contextmanager
@@ -56,7 +61,7 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES) -> Iterat
     by the file it is defined in, so aliases (``from sklearn.metrics import ... as f``) and
     imports inside the function are caught too. Yields the list of offending calls.
     """
-    roots = _package_dirs(packages)
+    roots = _package_paths(packages)
     this_file = os.path.realpath(__file__)
     verdict: dict[str, bool] = {}
     hits: list[str] = []
@@ -68,7 +73,8 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES) -> Iterat
         bad = verdict.get(filename)
         if bad is None:
             real = os.path.realpath(filename)
-            bad = real != this_file and any(real.startswith(r) for r in roots)
+            bad = real != this_file and any(
+                real.startswith(r) if r.endswith(os.sep) else real == r for r in roots)
             verdict[filename] = bad
         if bad and len(hits) < 5:
             module = frame.f_globals.get("__name__", filename)

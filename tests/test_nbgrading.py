@@ -56,3 +56,14 @@ def test_recorded_calls_names_what_is_missing():
     with recorded_calls(space, ("extra",), {"extra": abs}) as calls:
         assert space["extra"](-2) == 2
     assert "extra" not in space and len(calls["extra"]) == 1
+
+
+def test_forbid_library_calls_on_a_module_bans_that_module_only():
+    from dcteach import train
+    from dcteach.metrics import nmi
+
+    with forbid_library_calls(("dcteach.train",)):
+        nmi([0, 0, 1], [1, 1, 0])  # another module of the same package is allowed
+    with pytest.raises(AssertionError, match="dcteach.train"):
+        with forbid_library_calls(("dcteach.train",)):
+            list(train.minibatches(4, 2))

@@ -185,29 +185,41 @@ def data_fingerprint(x) -> str:
 
 
 def cached_pretext(kind: str, model: nn.Module, key: dict, train: Callable[[], None],
-                   enabled: bool = True, verbose: bool = True) -> nn.Module:
+                   enabled: bool = True, verbose: bool = True,
+                   run: TrainingRun | None = None) -> nn.Module:
     """Load ``model``'s weights from the cache entry for ``key`` (a JSON-able dict: data
     fingerprint, configuration, seed) or run ``train()`` and store them there.
 
     Entries live in ``cache_dir("pretext")/<kind>-<hash>.pt`` (``$DCTEACH_CACHE``); delete
-    the folder to retrain. With ``enabled=False`` it trains and stores nothing.
+    the folder to retrain. With ``enabled=False`` it trains and stores nothing. With ``run``,
+    the log rows ``train()`` adds to ``run`` are stored with the weights and logged again on a
+    load, so a loaded model has the same training curves as a trained one (lecture 04 plots
+    them; lecture 06 loads that run). Entries written before rows were stored are retrained.
     """
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     path = cache_dir("pretext") / f"{kind}-{digest[:16]}.pt"
     if enabled and path.is_file():
         try:
-            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            entry = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(entry["model"])
+            if run is not None:
+                for row in json.loads(entry["log"]):
+                    run.log(row.pop("phase"), row.pop("epoch"),
+                            **{k: v for k, v in row.items() if k != "time"})
             if verbose:
                 print(f"dcteach: loaded the cached {kind} pretext model {path}", file=sys.stderr)
             return model
-        except (OSError, RuntimeError, KeyError):
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError):
             pass  # a damaged or stale entry is retrained
+    first_row = len(run.history) if run is not None else 0
     train()
     if enabled and is_main():
+        rows = run.history[first_row:] if run is not None else []
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+            torch.save({"model": {k: v.cpu() for k, v in model.state_dict().items()},
+                        "log": json.dumps(rows)}, tmp)
             os.replace(tmp, path)
         except OSError:
             pass

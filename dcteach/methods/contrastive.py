@@ -86,7 +86,7 @@ class ContrastiveMethod(ImageMethod):
 
         cached_pretext("simclr", net, self._pretext_key(x, epochs),
                        lambda: self._train("simclr", net, x, y, loss, epochs),
-                       enabled=c.cache, verbose=self.verbose)
+                       enabled=c.cache, verbose=self.verbose, run=self.run_)
 
     def _pretext_key(self, x, epochs: int) -> dict:
         """What a SimCLR pretext model depends on: the images, the pretext settings, the

@@ -99,7 +99,7 @@ class SCANAlgorithm:
         if stage.cache_key is not None:                                         # step 3
             key = dict(stage.cache_key, loss=self.loss_name, steps=self._step_settings())
             cached_pretext("scan", model, key, lambda: self._scan(model, stage, nbrs, y),
-                           verbose=self.verbose)
+                           verbose=self.verbose, run=self.run_)
         else:
             self._scan(model, stage, nbrs, y)
         self.head_, probs, losses = self._best_head(model, stage, nbrs)

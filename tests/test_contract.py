@@ -2,7 +2,7 @@
 covered the day it is registered.
 
 For each method, on a small data set of its input kind (digits for vectors and images, a toy
-corpus with LSA features for texts) and its ``quick`` preset with the budget cut to a few
+corpus with LSA features for texts, MiniLM for a method that trains it) and its ``quick`` preset with the budget cut to a few
 steps (:func:`_small_budget`):
 
 * fit / fit_predict / predict / transform: shapes, dtypes, labels in range;
@@ -37,7 +37,9 @@ def _problem(cls):
     """(X, y, k, options) for the method's input kind."""
     if cls.input_kind == "text":
         data = toy_corpus(n_per_topic=40, seed=0)
-        return list(data.x), data.y, data.n_clusters, {"embedding": "lsa", "lsa_dim": 8}
+        features = ({} if getattr(cls, "trains_sentence_model", False)  # MiniLM itself
+                    else {"embedding": "lsa", "lsa_dim": 8})
+        return list(data.x), data.y, data.n_clusters, features
     data = load_dataset("digits", n_samples=240, seed=0)
     x = np.asarray(data.x, dtype=np.float32)
     if cls.keeps_uint8:  # methods that float each batch get pixels as image files give them

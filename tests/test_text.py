@@ -189,7 +189,7 @@ def test_mine_neighbours_excludes_self():
 
 # ----------------------------------------------------------------------------- methods
 @pytest.mark.parametrize("name,overrides", [
-    ("sccl", {"epochs": 3, "n_neighbours": 3}),
+    ("sccl-frozen", {"epochs": 3, "n_neighbours": 3}),
     ("text-scan", {"scan_epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2}),
     ("text-selflabel", {"scan_epochs": 3, "n_neighbours": 3, "smooth_neighbours": 2,
                         "selflabel_epochs": 2}),
@@ -247,6 +247,7 @@ def test_cli_lists_text_methods(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     for name in ("text-kmeans", "text-kmeans-hybrid", "text-dec", "text-idec", "sccl",
+                 "sccl-frozen",
                  "text-scan", "text-selflabel"):
         assert name in out
 

@@ -14,6 +14,7 @@
   ``cc``, ``digits``, ``strong``, ``scan``; see :data:`RECIPES`) and :func:`default_recipe`.
 * :mod:`.embedding` — views made in a feature space when the encoder is frozen:
   :func:`embedding_view` (random neighbour swap, feature dropout, Gaussian noise).
+* :mod:`.text` — views of texts on cached token states: :func:`token_dropout` (word deletion).
 """
 
 from .embedding import embedding_view
@@ -50,9 +51,10 @@ from .image import (
     solarize,
 )
 from .recipes import OPTIONS, RECIPES, Augment, default_recipe, make_augment, recipe_options
+from .text import token_dropout
 
 __all__ = [
-    "affine_batch", "random_affine", "embedding_view",
+    "affine_batch", "random_affine", "embedding_view", "token_dropout",
     "resized_crop", "hflip", "affine", "adjust_brightness", "adjust_contrast",
     "adjust_saturation", "adjust_hue", "rgb_to_grayscale", "gaussian_blur", "erase",
     "autocontrast", "equalize", "solarize", "posterize", "adjust_sharpness",

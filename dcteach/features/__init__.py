@@ -26,11 +26,12 @@ from .sentence import (
     embedding_cache_dir,
     load_sentence_model,
     resolve_model,
+    token_states,
 )
 
 __all__ = ["DEFAULT_MODEL", "TEXT_EMBEDDINGS", "text_features", "embed_texts", "tfidf_features",
            "lsa_features", "top_terms", "embedding_cache_dir", "load_sentence_model",
-           "resolve_model"]
+           "resolve_model", "token_states"]
 
 TEXT_EMBEDDINGS = ("minilm", "tfidf", "lsa", "minilm+lsa")
 

@@ -31,6 +31,7 @@ __all__ = [
     "embedding_cache_dir",
     "resolve_model",
     "load_sentence_model",
+    "token_states",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -152,3 +153,59 @@ def embed_texts(texts: Sequence[str], model: str = DEFAULT_MODEL, batch_size: in
         if verbose:
             print(f"dcteach: cached embeddings in {path}", file=sys.stderr)
     return emb
+
+
+# ------------------------------------------------------------------------- lower-layer states
+def token_states(texts: Sequence[str], model: str = DEFAULT_MODEL, layer: int = 4,
+                 max_length: int = 64, batch_size: int = 128,
+                 cache: bool | str | os.PathLike = True, device: str | None = None,
+                 verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Token states after the first ``layer`` transformer layers of ``model``, cached on disk.
+
+    Returns ``(states, mask)``: ``states`` ``(n, L, d)`` float16, ``mask`` ``(n, L)`` bool
+    (True on real tokens, ``[CLS]`` … ``[SEP]``), padded to the corpus' longest text and cut at
+    ``max_length`` tokens. Fine-tuning only the layers above ``layer`` then starts from these
+    states (:class:`dcteach.nn.SentenceTop`): the lower layers run once per corpus, not once
+    per step — what makes training a sentence encoder feasible on a laptop CPU (lecture 08).
+    Cached like :func:`embed_texts` (key: model, layer, max_length and a hash of the texts).
+    """
+    import torch
+
+    texts = [str(t) for t in texts]
+    if not texts:
+        raise ValueError("no texts to encode")
+    cache_dir = (embedding_cache_dir() if cache is True else Path(cache) if cache else None)
+    name = model if not Path(model).expanduser().is_dir() else Path(model).name
+    path = (_cache_file(f"{name}-layer{layer}-len{max_length}", texts, cache_dir)
+            .with_suffix(".npz") if cache_dir is not None else None)
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            if f["mask"].shape[0] == len(texts):
+                return f["states"], f["mask"]
+    st = load_sentence_model(model, device)
+    bert = st[0].auto_model
+    n_layers = bert.config.num_hidden_layers
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer must be in 0..{n_layers - 1} for {model!r} "
+                         f"({n_layers} layers), got {layer}")
+    tok = st.tokenizer(texts, truncation=True, max_length=max_length, padding="longest",
+                       return_tensors="pt")
+    ids, att = tok["input_ids"], tok["attention_mask"].bool()
+    states = np.empty((*ids.shape, bert.config.hidden_size), dtype=np.float16)
+    order = np.argsort(-att.sum(1).numpy(), kind="stable")  # similar lengths together
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    with torch.inference_mode():
+        for idx in progress(chunks, desc=f"lower {layer} layers of {len(texts)} texts",
+                            disable=None if verbose else True):
+            width = int(att[idx].sum(1).max())
+            out = bert(input_ids=ids[idx, :width], attention_mask=att[idx, :width],
+                       output_hidden_states=True)
+            states[idx, :width] = out.hidden_states[layer].numpy().astype(np.float16)
+            states[idx, width:] = 0
+    mask = att.numpy()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez(tmp, states=states, mask=mask)
+        os.replace(tmp, path)
+    return states, mask

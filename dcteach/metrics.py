@@ -21,6 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "as_labels",
+    "subsample_stability",
     "contingency",
     "cluster_accuracy",
     "best_mapping",
@@ -172,6 +173,34 @@ def evaluate(y_true, y_pred) -> dict[str, float]:
     """ACC, NMI and ARI in one dict."""
     return {"acc": cluster_accuracy(y_true, y_pred), "nmi": nmi(y_true, y_pred),
             "ari": ari(y_true, y_pred)}
+
+
+def subsample_stability(cluster_fn, n: int, n_pairs: int = 3, fraction: float = 0.8,
+                        seed: int = 0) -> float:
+    """A label-free score of a clustering procedure: how much it agrees with itself.
+
+    ``cluster_fn(idx)`` clusters the rows ``idx`` (sorted indices into the data) and returns
+    their labels. For each of ``n_pairs`` pairs of random subsamples of ``fraction · n`` rows,
+    the two partitions are compared on the rows the subsamples share, with the ARI; the score
+    is the mean (Ben-Hur, Elisseeff & Guyon 2002; Lange, Roth, Braun & Buhmann 2004). A
+    procedure that finds structure in the data finds it again on another sample (score near
+    1); one that cuts structureless data arbitrarily does not (near 0). It compares settings
+    whose objectives or feature spaces differ — where inertia or a loss cannot — and reads no
+    labels, so it can choose defaults (``benchmarks/select_text_defaults.py``).
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if n_pairs < 1:
+        raise ValueError(f"n_pairs must be at least 1, got {n_pairs}")
+    rng = np.random.default_rng(seed)
+    m = max(2, int(round(fraction * n)))
+    scores = []
+    for _ in range(n_pairs):
+        a, b = (np.sort(rng.choice(n, m, replace=False)) for _ in range(2))
+        la, lb = as_labels(cluster_fn(a)), as_labels(cluster_fn(b))
+        _, ia, ib = np.intersect1d(a, b, assume_unique=True, return_indices=True)
+        scores.append(ari(la[ia], lb[ib]))
+    return float(np.mean(scores))
 
 
 def format_table(rows: Sequence[dict], keys: Sequence[str] = ("acc", "nmi", "ari")) -> str:

@@ -97,3 +97,33 @@ def test_torch_and_list_inputs():
 def test_bad_input_raises_value_error(y_true, y_pred, match):
     with pytest.raises(ValueError, match=match):
         metrics.evaluate(y_true, y_pred)
+
+
+def test_subsample_stability_separates_structure_from_noise():
+    from sklearn.cluster import KMeans as SKMeans
+    from sklearn.datasets import make_blobs
+
+    blobs, _ = make_blobs(600, centers=4, cluster_std=0.3, random_state=0)
+    noise = np.random.default_rng(0).uniform(size=(600, 8))
+
+    def kmeans_on(x):
+        return lambda idx: SKMeans(4, n_init=1, random_state=int(idx[0])).fit_predict(x[idx])
+
+    assert metrics.subsample_stability(kmeans_on(blobs), 600) > 0.99
+    rng = np.random.default_rng(1)
+    arbitrary = metrics.subsample_stability(lambda idx: rng.integers(0, 4, len(idx)), 600)
+    assert abs(arbitrary) < 0.05  # fresh random labels agree by chance only
+    assert metrics.subsample_stability(kmeans_on(noise), 600) < 0.9
+
+
+def test_subsample_stability_compares_on_the_shared_rows():
+    """A procedure whose labels depend only on the row itself is perfectly stable, whatever
+    the subsample; one that numbers rows by their position in the subsample is not."""
+    assert metrics.subsample_stability(lambda idx: idx % 3, 300, n_pairs=4) == 1.0
+    seen = []
+    metrics.subsample_stability(lambda idx: seen.append(idx) or idx % 2, 100, 2, 0.5, seed=3)
+    assert len(seen) == 4 and all(len(s) == 50 and np.all(np.diff(s) > 0) for s in seen)
+    positional = metrics.subsample_stability(lambda idx: np.arange(len(idx)) % 3, 300)
+    assert positional < 0.5
+    with pytest.raises(ValueError, match="fraction"):
+        metrics.subsample_stability(lambda idx: idx, 10, fraction=0)

@@ -100,6 +100,16 @@ class SpectralMethod(ClusterMethod):
 
 
 
+def clustered_space(feats, smooth_neighbours: int = 0, device="cpu"):
+    """The space ``text-kmeans`` clusters: the features, or — with ``smooth_neighbours`` > 0
+    and dense features — ``normalize(x_i + Σ_{j ∈ kNN(i)} x_j)`` on unit rows."""
+    if smooth_neighbours <= 0 or hasattr(feats, "toarray"):
+        return feats
+    x = F.normalize(torch.as_tensor(np.asarray(feats, dtype=np.float32), device=device), dim=1)
+    return smooth_features(x, mine_neighbours(x, smooth_neighbours),
+                           smooth_neighbours).cpu().numpy()
+
+
 @dataclass
 class TextKMeansConfig(KMeansConfig, TextFeatureConfig):
     smooth_neighbours: int = option(0, low=0)  # > 0: average each embedding with its k-NN
@@ -116,11 +126,7 @@ class TextKMeans(TextInput, ClusterMethod):
 
     def _fit(self, X, y):
         c = self.config_
-        feats = self._features(X)
-        if c.smooth_neighbours > 0 and not hasattr(feats, "toarray"):
-            x = F.normalize(torch.as_tensor(feats, device=self.device_), dim=1)
-            feats = smooth_features(x, mine_neighbours(x, c.smooth_neighbours),
-                                    c.smooth_neighbours).cpu().numpy()
+        feats = clustered_space(self._features(X), c.smooth_neighbours, self.device_)
         self.embedding_ = feats
         if hasattr(feats, "toarray"):  # sparse TF-IDF: scikit-learn's k-means handles CSR
             from sklearn.cluster import KMeans as SKMeans

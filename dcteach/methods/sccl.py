@@ -111,7 +111,7 @@ class SCCLConfig(SCCLOptions):
     layer: int = option(4, low=0)  # train the transformer layers above this one
     max_length: int = option(48, low=4)  # tokens per text (longer texts are cut)
     word_dropout: float = option(0.2, low=0.0, high=0.95)  # the augmentation
-    encoder_lr: float = option(5e-5, low=0.0)
+    encoder_lr: float = option(3e-4, low=0.0)  # picked by the loss rule (README)
     epochs: int = option(5, low=0)
     steps_per_epoch: int = option(20, low=1)  # updates per epoch (fewer: one pass over the data)
 

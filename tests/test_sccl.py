@@ -166,3 +166,28 @@ def test_sccl_frozen_on_lsa_features():
     labels = model.fit_predict(texts, y)
     assert labels.shape == (24,) and set(labels.tolist()) <= {0, 1}
     assert [r["phase"] for r in model.history_] == ["kmeans-init"] + ["sccl"] * 3
+
+
+@needs_minilm
+def test_sccl_from_the_cli_on_an_unlabelled_file_of_very_short_texts(tmp_path, capsys):
+    """No labels: --k gives the number of clusters; one-word and empty lines are texts too
+    (an empty line is skipped by the reader), and many clusters for few texts still run."""
+    import json
+
+    from dcteach.cli import main
+
+    lines = TEXTS[:8] + ["goal", "linux", "pip", "final", "java", "tennis"] * 2
+    path = tmp_path / "short.txt"
+    path.write_text("\n".join(lines) + "\n\n", encoding="utf-8")
+    out = tmp_path / "run"
+    rc = main(["run", "sccl", "--dataset", str(path), "--k", "12", "--set", "epochs=1",
+               "--set", "steps_per_epoch=2", "--set", "batch_size=8", "--out", str(out),
+               "--json", str(tmp_path / "r.json"), "--quiet"])
+    assert rc == 0
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["acc"] is None and res["n"] == len(lines)
+    labels = [int(r.split("\t", 1)[0]) for r in
+              (out / "assignments.tsv").read_text(encoding="utf-8").splitlines()]
+    assert len(labels) == len(lines) and 0 <= min(labels) and max(labels) < 12
+    assert main(["run", "sccl", "--dataset", str(path), "--quiet"]) == 2
+    assert "--k" in capsys.readouterr().err

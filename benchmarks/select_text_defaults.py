@@ -13,8 +13,8 @@ Two rules, one per kind of choice:
   loss is lowest wins — the optimiser that minimises SCCL's own objective best.
 
 The labels are read only *after* the choice, to print what the choice was worth (the ACC
-column); the rule never sees them. Each corpus reports its own pick; the default is the pick
-of the majority of corpora.
+column); the rule never sees them. Each corpus reports its own pick; the default feature space is
+the candidate with the highest stability averaged over the corpora, SCCL's the most frequent pick.
 """
 
 from __future__ import annotations
@@ -110,9 +110,18 @@ def main() -> None:
     print("\nwhat the rules picked (labels not read):")
     for kind, per in picks.items():
         if per:
-            majority = Counter(per.values()).most_common(1)[0][0]
-            print(f"  {kind:6s} " + ", ".join(f"{d}: {c}" for d, c in per.items())
-                  + f"  -> default: {majority}")
+            print(f"  {kind:6s} " + ", ".join(f"{d}: {c}" for d, c in per.items()))
+    if picks["space"]:  # one default for all corpora: the highest mean stability
+        mean = {name: np.mean([next(r["stability"] for r in record[d]["space"]
+                                    if r["candidate"] == name) for d in record])
+                for name in SPACES}
+        best = max(mean, key=mean.get)
+        print("  mean stability over the corpora: "
+              + ", ".join(f"{n}: {v:.3f}" for n, v in mean.items()))
+        print(f"  -> default k-means space: {best}")
+    if picks["sccl"]:
+        print(f"  -> sccl default: {Counter(picks['sccl'].values()).most_common(1)[0][0]} "
+              "(the pick of most corpora)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"picks": picks, "runs": record}, fh, indent=1, default=float)

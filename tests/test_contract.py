@@ -2,8 +2,8 @@
 covered the day it is registered.
 
 For each method, on a small data set of its input kind (digits for vectors and images, a toy
-corpus with LSA features for texts, MiniLM for a method that trains it) and its ``quick`` preset with the budget cut to a few
-steps (:func:`_small_budget`):
+corpus with LSA features for texts, MiniLM for a method that trains it) and its ``quick``
+preset with the budget cut to a few steps (:func:`_small_budget`):
 
 * fit / fit_predict / predict / transform: shapes, dtypes, labels in range;
 * the same seed gives the same labels;

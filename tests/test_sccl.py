@@ -191,3 +191,15 @@ def test_sccl_from_the_cli_on_an_unlabelled_file_of_very_short_texts(tmp_path, c
     assert len(labels) == len(lines) and 0 <= min(labels) and max(labels) < 12
     assert main(["run", "sccl", "--dataset", str(path), "--quiet"]) == 2
     assert "--k" in capsys.readouterr().err
+
+
+@needs_minilm
+def test_quiet_model_load_prints_no_progress_bar(capfd, monkeypatch):
+    import dcteach.features.sentence as sentence
+
+    monkeypatch.setattr(sentence, "_MODELS", {})
+    load_sentence_model(verbose=False)
+    assert "Loading weights" not in capfd.readouterr().err
+    from transformers.utils import logging as hf_logging
+
+    assert hf_logging.is_progress_bar_enabled()  # restored for everyone else

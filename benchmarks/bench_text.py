@@ -103,6 +103,33 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown_table(rows: list[dict]) -> str:
+    """The README's table: ACC / NMI / ARI mean ± std (ACC) per corpus, seconds per run, and
+    the ACC difference to MiniLM + k-means (measured in the same run)."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    head = "| method | " + " | ".join(f"{d} ACC | NMI | ARI | s | vs start" for d in datasets)
+    lines = [head + " |", "|" + " --- |" * (1 + 5 * len(datasets))]
+    for m in methods:
+        cells = []
+        for d in datasets:
+            sel = [r for r in rows if r["dataset"] == d and r["method"] == m]
+            base = [r["acc"] for r in rows if r["dataset"] == d and r["method"] == BASELINE]
+            if not sel:
+                cells.append(" – | – | – | – | –")
+                continue
+            acc = 100 * np.array([r["acc"] for r in sel])
+            diff = acc.mean() - 100 * np.mean(base) if base else float("nan")
+            cells.append(f" {acc.mean():.1f} ± {acc.std():.1f} | "
+                         f"{100 * np.mean([r['nmi'] for r in sel]):.1f} | "
+                         f"{100 * np.mean([r['ari'] for r in sel]):.1f} | "
+                         f"{np.mean([r['seconds'] for r in sel]):.0f} | {diff:+.1f}")
+        lines.append(f"| `{m}` |" + " |".join(cells) + " |")
+    ref = [REFERENCE_ACC.get(d, (float("nan"),) * 2)[1] for d in datasets]
+    lines.append("| SCCL (paper) |" + " |".join(f" {r:.1f} | – | – | – | –" for r in ref) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,7 +138,17 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="write all rows here")
+    p.add_argument("--from-json", default=None,
+                   help="print the tables of an earlier run's --json file instead of running")
+    p.add_argument("--markdown", action="store_true", help="also print the README's table")
     args = p.parse_args()
+    if args.from_json:
+        with open(args.from_json) as fh:
+            rows = json.load(fh)
+        print(table(rows))
+        if args.markdown:
+            print(markdown_table(rows))
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("DCTEACH_QUIET", "1")
     print(f"# machine: {platform.processor() or platform.machine()}, "
@@ -119,6 +156,8 @@ def main() -> None:
     rows = run(args.datasets, args.methods, args.seeds, args.threads)
     print()
     print(table(rows))
+    if args.markdown:
+        print(markdown_table(rows))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

@@ -100,7 +100,7 @@ def test_embedding_cache_avoids_second_encode(monkeypatch, tmp_path):
     import dcteach.features.sentence as text_mod
 
     fake = _CountingModel()
-    monkeypatch.setattr(text_mod, "load_sentence_model", lambda model, device=None: fake)
+    monkeypatch.setattr(text_mod, "load_sentence_model", lambda model, *args, **kwargs: fake)
     texts = ["a b c", "d e f", "a b c", "g h"]
     first = embed_texts(texts, model="fake-model", verbose=False)
     assert fake.encoded == 3  # the duplicate is encoded once

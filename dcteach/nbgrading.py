@@ -37,48 +37,96 @@ __all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "recorded_calls", "list
 FORBIDDEN_PACKAGES = ("dcteach", "sklearn")
 
 
-def _package_paths(packages: Sequence[str]) -> list[str]:
-    """Real paths that identify code of ``packages``: a package's folder (ending in the path
-    separator, so its whole tree matches) or a plain module's own file (``dcteach.train`` is
-    train.py only, not the rest of ``dcteach``)."""
-    paths = []
-    for name in packages:
-        spec = importlib.util.find_spec(name)
+def _banned_code(names: Sequence[str]) -> list[tuple[str, frozenset[str] | None]]:
+    """``(real path, function names or None)`` for each entry of ``names``.
+
+    An entry is a package (its folder, ending in the path separator, so the whole tree
+    matches), a plain module (its own file only: ``dcteach.train`` is train.py, not the rest
+    of ``dcteach``) or a function of a module (``dcteach.losses.dec.soft_assignment``: calls of
+    that name in that file only; entries naming several functions of one file combine).
+    Entries that cannot be found (a package not installed) are skipped."""
+    files: dict[str, set[str] | None] = {}
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ModuleNotFoundError:  # a name under a plain module: module.function
+            spec = None
+        function = None
+        if spec is None and "." in name:
+            module, function = name.rsplit(".", 1)
+            try:
+                spec = importlib.util.find_spec(module)
+            except ModuleNotFoundError:
+                spec = None
+            if spec is not None and spec.submodule_search_locations:
+                spec = None  # a package has no functions of its own file to ban here
         if spec is None:
             continue
-        if spec.submodule_search_locations:
-            paths += [os.path.realpath(loc) + os.sep for loc in spec.submodule_search_locations]
-        elif spec.origin:
-            paths.append(os.path.realpath(spec.origin))
-    return paths
+        paths = ([os.path.realpath(loc) + os.sep for loc in spec.submodule_search_locations]
+                 if spec.submodule_search_locations else
+                 [os.path.realpath(spec.origin)] if spec.origin else [])
+        for path in paths:
+            if function is None or files.get(path, set()) is None:
+                files[path] = None
+            else:
+                files.setdefault(path, set()).add(function)
+    return [(path, None if fns is None else frozenset(fns)) for path, fns in files.items()]
 
 
 @contextmanager
-def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES) -> Iterator[list[str]]:
+def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES, *,
+                         stop_at_first: bool = False,
+                         culprit: str = "Your code") -> Iterator[list[str]]:
     """Fail (AssertionError) if code run inside the block calls into ``packages``.
 
-    Works with ``sys.setprofile``: every Python function called inside the block is checked
-    by the file it is defined in, so aliases (``from sklearn.metrics import ... as f``) and
-    imports inside the function are caught too. Yields the list of offending calls.
+    ``packages`` lists packages, modules or module functions (see :func:`_banned_code`):
+    ``("dcteach", "sklearn")`` by default, ``("dcteach.methods", "dcteach.losses.dec.dec_kl")``
+    for a finer ban. Works with ``sys.setprofile``: every Python function called inside the
+    block is checked by the file it is defined in (and its name), so aliases
+    (``from sklearn.metrics import ... as f``) and imports inside the function are caught too.
+    Yields the list of offending calls (the first five).
+
+    ``stop_at_first=True`` raises at the first banned call, inside it, instead of after the
+    block: a submission that hands a long training run to the reference code stops at once.
+    (An exception raised by a profile function also switches profiling off; the check after
+    the block still fails if the student's code catches the error.) ``culprit`` names what
+    broke the rule in the message ("dec_fit"; "Your code" by default).
     """
-    roots = _package_paths(packages)
+    banned = _banned_code(packages)
     this_file = os.path.realpath(__file__)
-    verdict: dict[str, bool] = {}
+    verdict: dict[str, frozenset[str] | None | bool] = {}
     hits: list[str] = []
+
+    def message() -> str:
+        return (f"{culprit} called the reference library ({', '.join(hits)}): write it with "
+                f"your own code (numpy / scipy / torch). Calls into {', '.join(packages)} earn "
+                "no marks here.")
+
+    def rule(filename: str) -> frozenset[str] | None | bool:
+        """None: every function of the file is banned; a set: those names; False: none."""
+        real = os.path.realpath(filename)
+        if real == this_file:
+            return False
+        for path, functions in banned:
+            if real.startswith(path) if path.endswith(os.sep) else real == path:
+                return functions
+        return False
 
     def profiler(frame, event, arg):
         if event != "call":
             return
         filename = frame.f_code.co_filename
-        bad = verdict.get(filename)
-        if bad is None:
-            real = os.path.realpath(filename)
-            bad = real != this_file and any(
-                real.startswith(r) if r.endswith(os.sep) else real == r for r in roots)
-            verdict[filename] = bad
-        if bad and len(hits) < 5:
+        if filename not in verdict:
+            verdict[filename] = rule(filename)
+        functions = verdict[filename]
+        if functions is False or (functions is not None
+                                  and frame.f_code.co_name not in functions):
+            return
+        if len(hits) < 5:
             module = frame.f_globals.get("__name__", filename)
             hits.append(f"{module}.{frame.f_code.co_name}")
+        if stop_at_first:
+            raise AssertionError(message())
 
     previous = sys.getprofile()
     sys.setprofile(profiler)
@@ -87,11 +135,7 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES) -> Iterat
     finally:
         sys.setprofile(previous)
     if hits:
-        raise AssertionError(
-            "This exercise must be solved with your own code (numpy / scipy / torch), but it "
-            f"called the reference library: {', '.join(hits)}. Calls into "
-            f"{' or '.join(packages)} earn no marks here."
-        )
+        raise AssertionError(message())
 
 
 @contextmanager

@@ -67,3 +67,54 @@ def test_forbid_library_calls_on_a_module_bans_that_module_only():
     with pytest.raises(AssertionError, match="dcteach.train"):
         with forbid_library_calls(("dcteach.train",)):
             list(train.minibatches(4, 2))
+
+
+def test_forbid_library_calls_on_functions_bans_those_names_in_that_file_only():
+    from dcteach import metrics
+
+    banned = ("dcteach.metrics.nmi", "dcteach.metrics.purity")
+    with forbid_library_calls(banned):
+        metrics.cluster_accuracy([0, 0, 1], [1, 1, 0])  # other functions of the file are fine
+    for fn in (metrics.nmi, metrics.purity):
+        with pytest.raises(AssertionError, match=f"dcteach.metrics.{fn.__name__}"):
+            with forbid_library_calls(banned):
+                fn([0, 0, 1], [1, 1, 0])
+    # a function entry next to its whole module: the module's ban wins
+    with pytest.raises(AssertionError, match="cluster_accuracy"):
+        with forbid_library_calls(("dcteach.metrics.nmi", "dcteach.metrics")):
+            metrics.cluster_accuracy([0, 0, 1], [1, 1, 0])
+    with forbid_library_calls(("no_such_package", "dcteach.metrics.no_such_function")):
+        metrics.nmi([0, 1], [1, 0])  # names that match nothing ban nothing
+
+
+def test_forbid_library_calls_stop_at_first_stops_inside_the_call():
+    from dcteach.metrics import nmi
+
+    after = []
+
+    def submission():
+        nmi([0, 0, 1], [1, 1, 0])
+        after.append("ran on")  # a long training run would follow here
+
+    with pytest.raises(AssertionError, match=r"^Your code called the reference library"):
+        with forbid_library_calls(("dcteach.metrics",)):  # the default: fail after the block
+            submission()
+    assert after == ["ran on"]
+    after.clear()
+    first_hit = r"^dec_fit called the reference library \(dcteach\.metrics\.nmi"
+    with pytest.raises(AssertionError, match=first_hit):
+        with forbid_library_calls(("dcteach.metrics",), stop_at_first=True, culprit="dec_fit"):
+            submission()
+    assert after == []
+
+    def catches_it():  # swallowing the error does not earn the marks back
+        try:
+            nmi([0, 1], [1, 0])
+        except AssertionError:
+            pass
+        after.append("ran on")
+
+    with pytest.raises(AssertionError, match="dcteach.metrics.nmi"):
+        with forbid_library_calls(("dcteach.metrics",), stop_at_first=True):
+            catches_it()
+    assert after == ["ran on"]

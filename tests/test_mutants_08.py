@@ -5,9 +5,11 @@ temperature or computed naively (exp, then log: it overflows at τ = 0.001, in f
 smoothing without normalising the rows first, with each point its own neighbour or without the
 final normalisation; the DEC target without the frequency normalisation or not squared, P
 carrying gradients, the Student-t exponent without α; an sccl_fit that is k-means alone, k-means
-plus token loss calls, a loop that makes its views with the library, or one whose centres are
-not trained: each loses exactly its part. Part 4 is graded with the reference Parts 1-3, so a
-correct sccl_fit keeps its marks when they are wrong, and harmless variations keep full marks.
+plus token loss calls, a loop that makes its views with the library, one whose centres are
+not trained, or a correct loop that returns its k-means start's labels, assigns to the start's
+centres or reads the graded corpus and its labels: each loses exactly its part. Part 4 is
+graded with the reference Parts 1-3, so a correct sccl_fit keeps its marks when they are
+wrong, and harmless variations keep full marks.
 Scores come from the gradebook, never from exit codes.
 """
 
@@ -119,7 +121,7 @@ HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
             loss.backward()
             opt.step()
     with torch.no_grad():
-        return ((f(x)[:, None, :] - mu[None]) ** 2).sum(-1).argmin(1).numpy()
+        return nearest_centre(f(x), mu.detach().clone())
 '''
 
 
@@ -136,7 +138,12 @@ def build_submissions(solution):
     d: NT-Xent without the temperature, smoothing without the final normalisation, the
        Student-t exponent without α; sccl_fit = k-means plus token loss calls.
     e: a correct loop whose centres are not trained (not given to the optimiser).
-    f: harmless variations of every part, which must keep full marks."""
+    f: harmless variations of every part, which must keep full marks.
+    g: a correct loop that returns the labels of its k-means start.
+    h: a correct loop that assigns f(x) to the k-means start's centres, not the trained ones.
+    i: a correct loop that also loads the graded corpus and its labels with load_dataset: only
+       the ban on the library's data loaders inside sccl_fit catches it. (Starting from the
+       true class means instead of k-means would not even pass: ACC 0.619 < 0.65, measured.)"""
     mask = ('    s = s.masked_fill(torch.eye(2 * m, dtype=torch.bool, device=u.device), '
             'float("-inf"))\n')
     anchor = "(torch.logsumexp(s, dim=1) - s[torch.arange(2 * m, device=u.device), pos])"
@@ -170,8 +177,18 @@ def build_submissions(solution):
     f = with_solution(f, P2, HARMLESS_SMOOTH)
     f = with_solution(f, P3, HARMLESS_CLUSTERING)
     f = with_solution(f, P4, HARMLESS_FIT)
+    final = "        return nearest_centre(f(x), centres)"
+    g = mutate(solution, P4, final, "        return km.labels_")
+    h = mutate(solution, P4, final,
+               "        start = KMeans(k, n_init=10, random_state=seed).fit(x)\n"
+               "        return nearest_centre(f(x), start.cluster_centers_)")
+    # a correct loop that also reads the graded corpus, with its labels
+    i = mutate(solution, P4, "    km = KMeans(k, n_init=10, random_state=seed).fit(x)\n",
+               "    km = KMeans(k, n_init=10, random_state=seed).fit(x)\n"
+               '    truth = load_dataset("searchsnippets", split="test", n_samples=n, seed=1).y\n')
     return [("a_parts", a), ("b_naive_kmeans", b), ("c_anchor_library", c),
-            ("d_fake_training", d), ("e_frozen_centres", e), ("f_harmless", f)]
+            ("d_fake_training", d), ("e_frozen_centres", e), ("f_harmless", f),
+            ("g_start_labels", g), ("h_start_centres", h), ("i_reads_the_labels", i)]
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +205,9 @@ def sccl_mutants(tmp_path_factory):
                          "project-tests")),
     ("e_frozen_centres", ("project-tests",)),
     ("f_harmless", ()),
+    ("g_start_labels", ("project-tests",)),
+    ("h_start_centres", ("project-tests",)),
+    ("i_reads_the_labels", ("project-tests",)),
 ])
 def test_08_each_bug_costs_only_its_part(sccl_mutants, student, lost):
     assert scores(sccl_mutants, student, A08) == {**FULL_08, **dict.fromkeys(lost, 0)}

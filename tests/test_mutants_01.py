@@ -1,14 +1,16 @@
 """Assignment 01 (clustering basics): wrong submissions, graded by nbgrader.
 
 Each plausible bug loses exactly its part: a contingency table that does not accumulate repeated
-pairs, is transposed or indexes by raw ids; ACC as purity or over the matched clusters only; NMI
-normalised by the geometric mean or with the mutual information in bits; k-means++ sampling by D,
-taking the farthest point, always starting at X[0] or measuring D to the last centre only;
-k-means stopping after one round (aliased convergence test), with NaN centres for empty clusters
-or with L1 assignments; the unnormalised, random-walk or NaN-on-isolated-nodes Laplacian, the
-largest eigenvectors; spectral clustering without the row scaling or on the raw data. Broken
-submissions (infinite loop, syntax error) and calls into the reference libraries (dcteach,
-sklearn) score zero for those parts without stopping the batch.
+pairs, is transposed or indexes by raw ids; ACC as purity, over the matched clusters only or
+with the matching that minimises the agreement; NMI normalised by the geometric mean, with the
+mutual information in bits or 0 for two constant labelings; k-means++ sampling by D, taking the
+farthest point, always starting at X[0], measuring D to the last centre only or sampling
+uniformly; k-means stopping after one round (aliased convergence test), with NaN centres for
+empty clusters, with L1 assignments or started from random samples instead of k-means++; the
+unnormalised, random-walk or NaN-on-isolated-nodes Laplacian, the largest eigenvectors or
+np.linalg.eig's unsorted ones; spectral clustering without the row scaling or on the raw data.
+Broken submissions (infinite loop, syntax error) and calls into the reference libraries
+(dcteach, sklearn) score zero for those parts without stopping the batch.
 Later parts are graded with the instructor's earlier functions, so a bug costs only its own part;
 harmless variations (scipy, float32, log2, other sampling code) keep full marks.
 Scores come from the gradebook, never from exit codes.
@@ -151,7 +153,9 @@ def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbform
        normaliser, D to the last centre only, NaN centres of empty clusters, 1/sqrt(0) on
        isolated nodes, no row scaling. e: ACC over the matched clusters only, I in bits over H
        in nats, L1 assignment, k-means on the raw data; harmless scipy.sparse contingency,
-       float32 k-means++ sampling with searchsorted, scipy's laplacian and eigh in float32."""
+       float32 k-means++ sampling with searchsorted, scipy's laplacian and eigh in float32.
+       f: the Hungarian matching minimised, NMI 0 for two constant labelings, k-means++ seeding
+       uniform, k-means started from random samples, np.linalg.eig without sorting."""
     add_at = "np.add.at(table, (p, t), 1)"
     hungarian = "linear_sum_assignment(table, maximize=True)"
     nmi_return = "return max(mutual_info, 0.0) / (0.5 * (h_c + h_y))"
@@ -213,9 +217,19 @@ def build_submissions(solution: nbformat.NotebookNode) -> list[tuple[str, nbform
     e = with_solution(e, P6, SCIPY_SPECTRAL)
     e = mutate(e, P7, "kmeans(U, k, seed=seed)", "kmeans(X, k, seed=seed)")
 
+    f = mutate(solution, P2, hungarian, "linear_sum_assignment(table)")
+    f = mutate(f, P3, "if h_c == 0 and h_y == 0:\n        return 1.0",
+               "if h_c == 0 and h_y == 0:\n        return 0.0")
+    f = mutate(f, P4, sample, "i = rng.integers(n)")
+    f = mutate(f, P5, "centers = kmeans_plusplus(X, k, np.random.default_rng(seed)).copy()",
+               "centers = X[np.random.default_rng(seed).choice(len(X), k, replace=False)].copy()")
+    f = mutate(f, P6, "eigenvalues, eigenvectors = np.linalg.eigh(normalized_laplacian(W))",
+               "eigenvalues, eigenvectors = np.linalg.eig(normalized_laplacian(W))\n"
+               "    eigenvalues, eigenvectors = eigenvalues.real, eigenvectors.real")
+
     # b (the infinite loop) is not graded last: the students after it must be graded normally
     return [("a_upstream_bugs", a), ("b_loop_syntax", b), ("c_library", c), ("d_bugs", d),
-            ("e_bugs_harmless", e)]
+            ("e_bugs_harmless", e), ("f_more_bugs", f)]
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +250,7 @@ def mutants_01(tmp_path_factory):
     ("c_library", ("contingency-tests",)),
     ("d_bugs", ()),
     ("e_bugs_harmless", ("contingency-tests", "kmeanspp-tests", "spectral-tests")),
+    ("f_more_bugs", ("contingency-tests", "spectral-clustering-tests")),
 ])
 def test_01_each_bug_costs_only_its_part(mutants_01, student, kept):
     expected = {part: (points if part in kept else 0) for part, points in FULL_01.items()}

@@ -44,7 +44,9 @@ def _banned_code(names: Sequence[str]) -> list[tuple[str, frozenset[str] | None]
     matches), a plain module (its own file only: ``dcteach.train`` is train.py, not the rest
     of ``dcteach``) or a function of a module (``dcteach.losses.dec.soft_assignment``: calls of
     that name in that file only; entries naming several functions of one file combine).
-    Entries that cannot be found (a package not installed) are skipped."""
+    Packages and modules that cannot be found (scikit-learn not installed) are skipped; a
+    function entry that names nothing — a typo, or a function re-exported by a package rather
+    than defined in a module's own file — raises ValueError, so a ban never fails silently."""
     files: dict[str, set[str] | None] = {}
     for name in names:
         try:
@@ -58,8 +60,13 @@ def _banned_code(names: Sequence[str]) -> list[tuple[str, frozenset[str] | None]
                 spec = importlib.util.find_spec(module)
             except ModuleNotFoundError:
                 spec = None
-            if spec is not None and spec.submodule_search_locations:
-                spec = None  # a package has no functions of its own file to ban here
+            if spec is None:
+                continue
+            if spec.submodule_search_locations or not hasattr(
+                    importlib.import_module(module), function):
+                where = ("a package: name the module that defines it"
+                         if spec.submodule_search_locations else f"{module} has no {function}")
+                raise ValueError(f"forbid_library_calls: cannot ban {name!r} ({where})")
         if spec is None:
             continue
         paths = ([os.path.realpath(loc) + os.sep for loc in spec.submodule_search_locations]

@@ -83,8 +83,13 @@ def test_forbid_library_calls_on_functions_bans_those_names_in_that_file_only():
     with pytest.raises(AssertionError, match="cluster_accuracy"):
         with forbid_library_calls(("dcteach.metrics.nmi", "dcteach.metrics")):
             metrics.cluster_accuracy([0, 0, 1], [1, 1, 0])
-    with forbid_library_calls(("no_such_package", "dcteach.metrics.no_such_function")):
-        metrics.nmi([0, 1], [1, 0])  # names that match nothing ban nothing
+    with forbid_library_calls(("no_such_package",)):
+        metrics.nmi([0, 1], [1, 0])  # a package that is not installed bans nothing
+    for typo, why in (("dcteach.metrics.no_such_function", "dcteach.metrics has no"),
+                      ("dcteach.cluster.KMeans", "a package")):  # re-exported by a package
+        with pytest.raises(ValueError, match=why):
+            with forbid_library_calls((typo,)):
+                pass
 
 
 def test_forbid_library_calls_stop_at_first_stops_inside_the_call():

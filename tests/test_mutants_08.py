@@ -7,10 +7,10 @@ final normalisation; the DEC target without the frequency normalisation or not s
 carrying gradients, the Student-t exponent without α; an sccl_fit that is k-means alone, k-means
 plus token loss calls, a loop that makes its views with the library, one whose centres are
 not trained, or a correct loop that returns its k-means start's labels, assigns to the start's
-centres or reads the graded corpus and its labels: each loses exactly its part. Part 4 is
-graded with the reference Parts 1-3, so a correct sccl_fit keeps its marks when they are
-wrong, and harmless variations keep full marks.
-Scores come from the gradebook, never from exit codes.
+centres, assigns the inputs instead of f(x) or reads the graded corpus and its labels: each
+loses exactly its part. Part 4 is graded with the reference Parts 1-3, so a correct sccl_fit
+keeps its marks when they are wrong, and harmless variations keep full marks. Scores come from
+the gradebook, never from exit codes.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ HARMLESS_CLUSTERING = '''def clustering_loss(z, centres, alpha=1.0):
     return F.kl_div(q.log(), p, reduction="batchmean")
 '''
 # Harmless Part 4: its own networks and dropout masks, scikit-learn's k-means, 5 neighbours,
-# batches of 128, 10 epochs, η = 20
+# batches of 128, 10 epochs, η = 20, the centres passed by keyword
 HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
     from sklearn.cluster import KMeans as SkKMeans
 
@@ -116,7 +116,7 @@ HARMLESS_FIT = '''def sccl_fit(E, k, seed=0):
     for _ in range(10):
         for idx in torch.randperm(n).split(128):
             loss = instance_contrastive_loss(head(f(view(idx))), head(f(view(idx))))
-            loss = loss + 20.0 * clustering_loss(f(x[idx]), mu)
+            loss = loss + 20.0 * clustering_loss(f(x[idx]), centres=mu)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -143,7 +143,8 @@ def build_submissions(solution):
     h: a correct loop that assigns f(x) to the k-means start's centres, not the trained ones.
     i: a correct loop that also loads the graded corpus and its labels with load_dataset: only
        the ban on the library's data loaders inside sccl_fit catches it. (Starting from the
-       true class means instead of k-means would not even pass: ACC 0.619 < 0.65, measured.)"""
+       true class means instead of k-means would not even pass: ACC 0.619 < 0.65, measured.)
+    j: a correct loop that assigns the inputs x, not f(x), to the trained centres."""
     mask = ('    s = s.masked_fill(torch.eye(2 * m, dtype=torch.bool, device=u.device), '
             'float("-inf"))\n')
     anchor = "(torch.logsumexp(s, dim=1) - s[torch.arange(2 * m, device=u.device), pos])"
@@ -186,9 +187,11 @@ def build_submissions(solution):
     i = mutate(solution, P4, "    km = KMeans(k, n_init=10, random_state=seed).fit(x)\n",
                "    km = KMeans(k, n_init=10, random_state=seed).fit(x)\n"
                '    truth = load_dataset("searchsnippets", split="test", n_samples=n, seed=1).y\n')
+    j = mutate(solution, P4, final, "        return nearest_centre(x, centres)")
     return [("a_parts", a), ("b_naive_kmeans", b), ("c_anchor_library", c),
             ("d_fake_training", d), ("e_frozen_centres", e), ("f_harmless", f),
-            ("g_start_labels", g), ("h_start_centres", h), ("i_reads_the_labels", i)]
+            ("g_start_labels", g), ("h_start_centres", h), ("i_reads_the_labels", i),
+            ("j_inputs_not_f", j)]
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +211,7 @@ def sccl_mutants(tmp_path_factory):
     ("g_start_labels", ("project-tests",)),
     ("h_start_centres", ("project-tests",)),
     ("i_reads_the_labels", ("project-tests",)),
+    ("j_inputs_not_f", ("project-tests",)),
 ])
 def test_08_each_bug_costs_only_its_part(sccl_mutants, student, lost):
     assert scores(sccl_mutants, student, A08) == {**FULL_08, **dict.fromkeys(lost, 0)}

@@ -135,6 +135,11 @@ def embed_texts(texts: Sequence[str], model: str = DEFAULT_MODEL, batch_size: in
     ``cache``: True (default folder, see :func:`embedding_cache_dir`), a folder, or False.
     The cache key is the model's name and a hash of the texts, so the same corpus is
     encoded only once, whichever method or notebook asks for it.
+
+    ``normalize=False`` returns the sentence model's own output, which is not always raw: the
+    default all-MiniLM-L6-v2 ends with a Normalize module, so its rows are unit vectors either
+    way. The mean-pooled vectors before that module (what ``sccl`` clusters at its start) come
+    from :func:`token_states` + :class:`dcteach.nn.SentenceTop`.
     """
     texts = [str(t) for t in texts]
     if not texts:

@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "recorded_calls", "list_assignments",
-           "generate"]
+__all__ = ["FORBIDDEN_PACKAGES", "forbid_library_calls", "recorded_calls", "recorded_argument",
+           "list_assignments", "generate"]
 
 #: Packages whose reference implementations a graded function must not call.
 #: numpy, scipy (including ``scipy.optimize.linear_sum_assignment``) and torch are allowed.
@@ -101,7 +101,7 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES, *,
     """
     banned = _banned_code(packages)
     this_file = os.path.realpath(__file__)
-    verdict: dict[str, frozenset[str] | None | bool] = {}
+    verdict: dict[str, frozenset[str] | None] = {}
     hits: list[str] = []
 
     def message() -> str:
@@ -109,15 +109,14 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES, *,
                 f"your own code (numpy / scipy / torch). Calls into {', '.join(packages)} earn "
                 "no marks here.")
 
-    def rule(filename: str) -> frozenset[str] | None | bool:
-        """None: every function of the file is banned; a set: those names; False: none."""
+    def rule(filename: str) -> frozenset[str] | None:
+        """The banned function names of a file: None for all of them."""
         real = os.path.realpath(filename)
-        if real == this_file:
-            return False
         for path, functions in banned:
-            if real.startswith(path) if path.endswith(os.sep) else real == path:
+            if real != this_file and (real.startswith(path) if path.endswith(os.sep)
+                                      else real == path):
                 return functions
-        return False
+        return frozenset()
 
     def profiler(frame, event, arg):
         if event != "call":
@@ -126,8 +125,7 @@ def forbid_library_calls(packages: Sequence[str] = FORBIDDEN_PACKAGES, *,
         if filename not in verdict:
             verdict[filename] = rule(filename)
         functions = verdict[filename]
-        if functions is False or (functions is not None
-                                  and frame.f_code.co_name not in functions):
+        if functions is not None and frame.f_code.co_name not in functions:
             return
         if len(hits) < 5:
             module = frame.f_globals.get("__name__", filename)
@@ -187,6 +185,13 @@ def recorded_calls(namespace: dict, names: Sequence[str],
 
 
 _MISSING = object()
+
+
+def recorded_argument(record: tuple[tuple, dict, object], position: int, name: str):
+    """The argument ``name`` of a call recorded by :func:`recorded_calls` — passed at
+    ``position`` or by keyword — or None where the call did not pass it."""
+    args, kwargs, _ = record
+    return args[position] if len(args) > position else kwargs.get(name)
 
 
 def list_assignments(root: str | os.PathLike = ".") -> list[str]:

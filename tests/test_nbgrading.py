@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dcteach.nbgrading import forbid_library_calls, recorded_calls
+from dcteach.nbgrading import forbid_library_calls, recorded_argument, recorded_calls
 
 
 def test_forbid_library_calls_catches_aliases_and_allows_numpy():
@@ -35,6 +35,18 @@ def test_recorded_calls_records_and_restores():
         assert space["later"](0) == 10
     assert [(args, result) for args, _, result in calls["earlier"]] == [((2,), 3), ((0,), 1)]
     assert space["earlier"] is original
+
+
+def test_recorded_argument_reads_positional_and_keyword_arguments():
+    space: dict = {}
+    exec("def step(encoder, mu, lr=0.1):\n    return mu\n", space)
+    with recorded_calls(space, ("step",)) as calls:
+        space["step"]("net", 3)
+        space["step"]("net", mu=4, lr=0.5)
+    first, second = calls["step"]
+    assert [recorded_argument(first, 1, "mu"), recorded_argument(second, 1, "mu")] == [3, 4]
+    assert recorded_argument(second, 2, "lr") == 0.5
+    assert recorded_argument(first, 2, "lr") is None  # not passed: the default is not recorded
 
 
 def test_recorded_calls_substitutes_and_restores_on_error():
